@@ -236,6 +236,9 @@ class DoseLimit(Rule):
     counts_all_products: bool = True
     soft_maximum: bool = Field(default=False, description="'no added benefit' wording: warn, never critical")
     no_fixed_maximum: str | None = Field(default=None, description="why the sources give no maximum")
+    not_sourced: str | None = Field(
+        default=None, description="no dose source in the knowledge base yet: screening says the dose was not checked"
+    )
     usual_dose: str
     frequency: str | None = None
 
@@ -243,9 +246,22 @@ class DoseLimit(Rule):
     def _says_something(self) -> DoseLimit:
         limits = (self.max_single_dose_mg, self.max_daily_dose_mg, self.max_daily_mg_per_kg,
                   self.max_weekly_dose_mg)
-        if all(v is None for v in limits) and not self.no_fixed_maximum and not self.weekly_dosing_only:
-            raise ValueError("a dose limit needs a maximum, weekly_dosing_only, or no_fixed_maximum with a reason")
+        if all(v is None for v in limits) and not (
+            self.no_fixed_maximum or self.weekly_dosing_only or self.not_sourced
+        ):
+            raise ValueError(
+                "a dose limit needs a maximum, weekly_dosing_only, no_fixed_maximum or not_sourced with a reason"
+            )
         return self
+
+
+class DailyDoseCondition(Strict):
+    """The interaction applies only when an ingredient's daily dose is in this range (mg/day)."""
+
+    ingredient: Slug
+    min_daily_dose_mg: float | None = Field(default=None, gt=0)
+    max_daily_dose_mg: float | None = Field(default=None, gt=0)
+    description: str
 
 
 class Interaction(Rule):
@@ -253,6 +269,9 @@ class Interaction(Rule):
 
     a: DrugSet
     b: DrugSet
+    when: list[DailyDoseCondition] = Field(
+        default_factory=list, description="all must hold; an unknown dose counts as holding (fail closed)"
+    )
     severity: SeverityName
     severity_basis: str
     mechanism: str
@@ -276,6 +295,7 @@ class DrugDisease(Rule):
     drugs: DrugSet
     condition: Slug
     level: LevelName
+    min_age_years: float | None = Field(default=None, description="only for patients at least this old (Beers)")
     jurisdictions: list[Jurisdiction] = Field(default_factory=lambda: ["US", "UK"])
     routes: list[str] = Field(default_factory=list)
     text: str
