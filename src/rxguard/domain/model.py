@@ -209,8 +209,12 @@ class SourceRef:
     confidence: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"document": self.document, "year": self.year, "section": self.section,
-                "confidence": self.confidence}
+        return {
+            "document": self.document,
+            "year": self.year,
+            "section": self.section,
+            "confidence": self.confidence,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ plain words ("tablets"). Anything we cannot convert is reported, never guessed.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MASS_TO_MG: dict[str, float] = {
     "mg": 1.0,
@@ -40,7 +41,13 @@ for _canonical, _words in {
 
 VOLUME_TO_ML: dict[str, float] = {"ml": 1.0, "l": 1000.0, "cl": 10.0}
 
-WEIGHT_TO_KG: dict[str, float] = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237, "lbs": 0.45359237}
+WEIGHT_TO_KG: dict[str, float] = {
+    "kg": 1.0,
+    "g": 0.001,
+    "[lb_av]": 0.45359237,
+    "lb": 0.45359237,
+    "lbs": 0.45359237,
+}
 
 PERIOD_TO_DAYS: dict[str, float] = {
     "s": 1 / 86400,
@@ -55,6 +62,7 @@ PERIOD_TO_DAYS: dict[str, float] = {
 _BRACES = re.compile(r"^\{(.*)\}$")
 
 
+@lru_cache(maxsize=4096)
 def normalise_unit(unit: str) -> str:
     """Lower-case, strip UCUM curly braces and surrounding spaces: '{Tablet}' -> 'tablet'."""
     text = unit.strip()
@@ -66,10 +74,16 @@ def normalise_unit(unit: str) -> str:
 
 def mass_in_mg(value: float, unit: str) -> float | None:
     """The mass in mg, or None when the unit is not a mass."""
-    factor = MASS_TO_MG.get(normalise_unit(unit))
+    factor = _mass_factor(unit)
     return None if factor is None else value * factor
 
 
+@lru_cache(maxsize=4096)
+def _mass_factor(unit: str) -> float | None:
+    return MASS_TO_MG.get(normalise_unit(unit))
+
+
+@lru_cache(maxsize=4096)
 def presentation_unit(unit: str) -> str | None:
     """'tablet', 'capsule', 'patch'... when the unit counts product units, else None."""
     return PRESENTATION_UNITS.get(normalise_unit(unit))

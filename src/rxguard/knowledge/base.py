@@ -61,6 +61,11 @@ class KnowledgeBase:
     brand_products: dict[str, list[str]] = field(default_factory=dict)
     snomed_conditions: dict[str, list[str]] = field(default_factory=dict)
     rules_by_id: dict[str, s.Rule] = field(default_factory=dict)
+    condition_names: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    duplication_index: dict[frozenset[str], s.DuplicationClass] = field(default_factory=dict)
+    _expanded: dict[int, frozenset[str]] = field(default_factory=dict, repr=False)
+    _text_conditions: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _cited: dict[int, tuple[SourceRef, ...]] = field(default_factory=dict, repr=False)
     build_problems: list[str] = field(default_factory=list)
 
     @property
@@ -144,8 +149,9 @@ class KnowledgeBase:
                 continue
             for a in self.expand(rule.a):
                 for b in self.expand(rule.b):
-                    if a != b:
-                        pairs[frozenset((a, b))].append(rule)
+                    key = frozenset((a, b))
+                    if a != b and rule not in pairs[key]:
+                        pairs[key].append(rule)
         self.interaction_index = dict(pairs)
 
         self._index_names()
@@ -155,8 +161,24 @@ class KnowledgeBase:
         for condition in self.conditions.values():
             for code in condition.snomed:
                 self.snomed_conditions.setdefault(code, []).append(condition.id)
-        for rule in self.all_rules():
-            self.rules_by_id.setdefault(rule.id, rule)
+        for any_rule in self.all_rules():
+            self.rules_by_id.setdefault(any_rule.id, any_rule)
+        for condition in self.conditions.values():
+            for text in (condition.name, *condition.synonyms):
+                tokens = name_tokens(text)
+                if tokens:
+                    self.condition_names.setdefault(tokens, []).append(condition.id)
+        severity_rank = {"none": 0, "minor": 1, "moderate": 2, "major": 3, "contraindicated": 4}
+        for dup in self.duplication_classes:
+            if dup.status != "active":
+                continue
+            member_ids = sorted(self.expand(dup.members))
+            for i, a in enumerate(member_ids):
+                for b in member_ids[i + 1 :]:
+                    key = frozenset((a, b))
+                    current = self.duplication_index.get(key)
+                    if current is None or severity_rank[dup.severity] > severity_rank[current.severity]:
+                        self.duplication_index[key] = dup
 
     def _add_name(self, text: str, target: NameTarget) -> None:
         tokens = name_tokens(text)
@@ -193,21 +215,47 @@ class KnowledgeBase:
         yield from self.allergy_groups
 
     def expand(self, drugs: s.DrugSet) -> frozenset[str]:
-        """The ingredient ids a drug set names, directly or through its classes."""
+        """The ingredient ids a drug set names, directly or through its classes (computed once per set)."""
+        cached = self._expanded.get(id(drugs))
+        if cached is not None:
+            return cached
         found = set(drugs.ingredients)
         for class_id in drugs.classes:
             found |= self.class_members.get(class_id, frozenset())
-        return frozenset(found)
+        result = frozenset(found)
+        self._expanded[id(drugs)] = result
+        return result
+
+    def conditions_in_text(self, text: str) -> frozenset[str]:
+        """Condition ids whose name or synonym appears as whole words in a free text (remembered per text)."""
+        cached = self._text_conditions.get(text)
+        if cached is not None:
+            return cached
+        tokens = name_tokens(text)
+        found: set[str] = set()
+        longest = max((len(k) for k in self.condition_names), default=1)
+        for i in range(len(tokens)):
+            for length in range(1, min(longest, len(tokens) - i) + 1):
+                found.update(self.condition_names.get(tokens[i : i + length], ()))
+        result = frozenset(found)
+        if len(self._text_conditions) < 100_000:
+            self._text_conditions[text] = result
+        return result
 
     def in_class(self, ingredient: str, class_id: str) -> bool:
         return class_id in self.ingredient_classes.get(ingredient, frozenset())
 
     def cite(self, citations: Sequence[s.Citation]) -> tuple[SourceRef, ...]:
+        cached = self._cited.get(id(citations))
+        if cached is not None:
+            return cached
         refs = []
         for c in citations:
             doc = self.sources[c.source]
             refs.append(SourceRef(document=doc.title, year=doc.year, section=c.section, confidence=c.confidence))
-        return tuple(refs)
+        result = tuple(refs)
+        self._cited[id(citations)] = result
+        return result
 
     def ingredient_name(self, ingredient: str) -> str:
         ing = self.ingredients.get(ingredient)
@@ -238,6 +286,9 @@ class KnowledgeBase:
     def cross_check(self) -> list[str]:
         """Every reference resolves, ids are unique, every ingredient has dose knowledge."""
         problems: list[str] = list(self.build_problems)
+        for citation in self.manifest.cockcroft_gault.sources:
+            if citation.source not in self.sources:
+                problems.append(f"kb.yaml: cockcroft_gault: field sources: unknown source {citation.source!r}")
 
         def need(kind: str, ref: str, known: Iterable[str], where: str) -> None:
             if ref not in known:
@@ -275,13 +326,21 @@ class KnowledgeBase:
             for parent in cond.parents:
                 need("condition", parent, self.conditions, f"conditions.yaml: entry {cond.id!r}: field parents")
             for pred in cond.inferred_from:
-                need("measure", pred.measure, self.measures,
-                     f"conditions.yaml: entry {cond.id!r}: field inferred_from")
+                need(
+                    "measure",
+                    pred.measure,
+                    self.measures,
+                    f"conditions.yaml: entry {cond.id!r}: field inferred_from",
+                )
 
-        files = {
-            "dose_limits.yaml": self.dose_limits, "interactions.yaml": self.interactions,
-            "duplication.yaml": self.duplication_classes, "drug_disease.yaml": self.drug_disease,
-            "pregnancy.yaml": self.pregnancy, "age.yaml": self.age_rules, "allergy.yaml": self.allergy_groups,
+        files: dict[str, Sequence[s.Rule]] = {
+            "dose_limits.yaml": self.dose_limits,
+            "interactions.yaml": self.interactions,
+            "duplication.yaml": self.duplication_classes,
+            "drug_disease.yaml": self.drug_disease,
+            "pregnancy.yaml": self.pregnancy,
+            "age.yaml": self.age_rules,
+            "allergy.yaml": self.allergy_groups,
         }
         seen: dict[str, str] = {}
         for filename, rules in files.items():
@@ -295,7 +354,9 @@ class KnowledgeBase:
         for filename, rules in files.items():
             for rule in rules:
                 if rule.replaced_by and rule.replaced_by not in seen:
-                    problems.append(f"{filename}: entry {rule.id!r}: field replaced_by: unknown rule {rule.replaced_by!r}")
+                    problems.append(
+                        f"{filename}: entry {rule.id!r}: field replaced_by: unknown rule {rule.replaced_by!r}"
+                    )
 
         for ing in self.ingredients.values():
             if ing.id not in self.dose_limits_by_ingredient:
@@ -311,10 +372,17 @@ class KnowledgeBase:
             for cond in rule.population.conditions:
                 need("condition", cond, self.conditions, f"{where}: field population.conditions")
             if rule.population.renal:
-                need("measure", rule.population.renal.measure, self.measures, f"{where}: field population.renal")
+                need(
+                    "measure",
+                    rule.population.renal.measure,
+                    self.measures,
+                    f"{where}: field population.renal",
+                )
         elif isinstance(rule, s.Interaction):
             check_drugs(rule.a, f"{where}: field a")
             check_drugs(rule.b, f"{where}: field b")
+            for dose_condition in rule.when:
+                need("ingredient", dose_condition.ingredient, self.ingredients, f"{where}: field when")
         elif isinstance(rule, s.DuplicationClass | s.AllergyGroup):
             check_drugs(rule.members, f"{where}: field members")
         elif isinstance(rule, s.DrugDisease):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Confidence = Literal["primary", "secondary", "unverified"]
 Status = Literal["active", "draft", "retired"]
 Jurisdiction = Literal["US", "UK"]
+BOTH_JURISDICTIONS: tuple[Jurisdiction, ...] = ("US", "UK")
 SeverityName = Literal["contraindicated", "major", "moderate", "minor", "none"]
 LevelName = Literal["contraindicated", "avoid", "caution"]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-_]*$", min_length=3, max_length=120)]
@@ -113,8 +114,16 @@ class ProductIngredient(Strict):
 
 
 DoseForm = Literal[
-    "tablet", "capsule", "patch", "oral-solution", "injection", "nasal-spray", "suppository",
-    "vaccine", "film", "gel",
+    "tablet",
+    "capsule",
+    "patch",
+    "oral-solution",
+    "injection",
+    "nasal-spray",
+    "suppository",
+    "vaccine",
+    "film",
+    "gel",
 ]
 
 
@@ -128,8 +137,18 @@ class Product(Strict):
     ingredients: list[ProductIngredient] = Field(min_length=1)
     dose_form: DoseForm
     unit: str = Field(description="the countable unit: tablet, capsule, patch, mL")
-    route: Literal["oral", "transdermal", "sublingual", "buccal", "nasal", "intramuscular",
-                   "subcutaneous", "intravenous", "rectal", "topical"]
+    route: Literal[
+        "oral",
+        "transdermal",
+        "sublingual",
+        "buccal",
+        "nasal",
+        "intramuscular",
+        "subcutaneous",
+        "intravenous",
+        "rectal",
+        "topical",
+    ]
     release: Literal["immediate", "modified", "extended", "gastro-resistant", "n/a"] = "immediate"
     rx_only: bool
     dea_schedule: Literal["II", "III", "IV", "V"] | None = None
@@ -237,15 +256,20 @@ class DoseLimit(Rule):
     soft_maximum: bool = Field(default=False, description="'no added benefit' wording: warn, never critical")
     no_fixed_maximum: str | None = Field(default=None, description="why the sources give no maximum")
     not_sourced: str | None = Field(
-        default=None, description="no dose source in the knowledge base yet: screening says the dose was not checked"
+        default=None,
+        description="no dose source in the knowledge base yet: screening says the dose was not checked",
     )
     usual_dose: str
     frequency: str | None = None
 
     @model_validator(mode="after")
     def _says_something(self) -> DoseLimit:
-        limits = (self.max_single_dose_mg, self.max_daily_dose_mg, self.max_daily_mg_per_kg,
-                  self.max_weekly_dose_mg)
+        limits = (
+            self.max_single_dose_mg,
+            self.max_daily_dose_mg,
+            self.max_daily_mg_per_kg,
+            self.max_weekly_dose_mg,
+        )
         if all(v is None for v in limits) and not (
             self.no_fixed_maximum or self.weekly_dosing_only or self.not_sourced
         ):
@@ -296,7 +320,8 @@ class DrugDisease(Rule):
     condition: Slug
     level: LevelName
     min_age_years: float | None = Field(default=None, description="only for patients at least this old (Beers)")
-    jurisdictions: list[Jurisdiction] = Field(default_factory=lambda: ["US", "UK"])
+    max_age_years: float | None = Field(default=None, description="only for patients younger than this")
+    jurisdictions: list[Jurisdiction] = Field(default_factory=lambda: list(BOTH_JURISDICTIONS))
     routes: list[str] = Field(default_factory=list)
     text: str
     management: str
@@ -308,7 +333,7 @@ class PregnancyRule(Rule):
     from_week: float | None = Field(default=None, ge=0, le=45)
     to_week: float | None = Field(default=None, ge=0, le=45)
     level: LevelName
-    jurisdictions: list[Jurisdiction] = Field(default_factory=lambda: ["US", "UK"])
+    jurisdictions: list[Jurisdiction] = Field(default_factory=lambda: list(BOTH_JURISDICTIONS))
     text: str
     management: str
 
@@ -334,6 +359,16 @@ class AllergyGroup(Rule):
     text: str
 
 
+class CockcroftGault(Strict):
+    """Creatinine clearance = (age_offset - age) x weight / (divisor x serum creatinine mg/dL), x female_factor."""
+
+    age_offset: float
+    creatinine_divisor: float
+    female_factor: float
+    confidence: Confidence
+    sources: list[Citation] = Field(min_length=1)
+
+
 class KbManifest(Strict):
     kb_version: str = Field(pattern=r"^\d{4}\.\d{2}\.\d+$")
     released: str
@@ -341,6 +376,7 @@ class KbManifest(Strict):
     default_jurisdiction: Jurisdiction = "US"
     default_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     non_drug_allergens: list[str] = Field(default_factory=list)
+    cockcroft_gault: CockcroftGault
     changelog: list[str] = Field(default_factory=list)
 
 

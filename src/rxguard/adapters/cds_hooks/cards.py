@@ -1,0 +1,74 @@
+"""Alerts as CDS Hooks cards, and a screening result as a CDS Hooks response."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from rxguard.checks.common import REASON_CODES, TOPIC_SYSTEM
+from rxguard.domain.model import Alert
+from rxguard.screen import ScreeningResult
+
+CARD_NAMESPACE = uuid.UUID("6f1c5a52-2f0e-4b8e-9a57-7d2b3c9e1a40")
+SOURCE_LABEL = "rxguard medication screening"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return value
+    return value
+
+
+def card_uuid(alert: Alert) -> str:
+    """Stable for the same rule, medicines and facts, so feedback and suppression can refer to it."""
+    basis = json.dumps([alert.rule_id, sorted(alert.medications), _jsonable(alert.facts)], sort_keys=True, default=str)
+    return str(uuid.uuid5(CARD_NAMESPACE, basis))
+
+
+def card_detail(alert: Alert) -> str:
+    lines = [alert.detail, "", f"**What to do:** {alert.action}"]
+    if alert.sources:
+        lines += ["", "**Sources:**"]
+        for src in alert.sources:
+            year = f" ({src.year})" if src.year else ""
+            lines.append(f"- {src.document}{year}, {src.section} — {src.confidence}")
+    return "\n".join(lines)
+
+
+def to_card(alert: Alert, kb_version: str) -> dict[str, Any]:
+    reason = REASON_CODES.get(alert.code)
+    return {
+        "uuid": card_uuid(alert),
+        "summary": alert.summary,
+        "indicator": alert.indicator.label,
+        "detail": card_detail(alert),
+        "source": {
+            "label": SOURCE_LABEL,
+            "topic": {
+                "system": TOPIC_SYSTEM,
+                "code": alert.code,
+                "display": reason.display if reason else alert.code,
+            },
+        },
+        "extension": {
+            "rxguard": {
+                "rule_id": alert.rule_id,
+                "rule_version": alert.rule_version,
+                "kb_version": kb_version,
+                "severity": alert.severity,
+                "medications": list(alert.medications),
+                "sources": [s.as_dict() for s in alert.sources],
+                "facts": _jsonable(alert.facts),
+            }
+        },
+    }
+
+
+def to_response(result: ScreeningResult) -> dict[str, Any]:
+    return {"cards": [to_card(a, result.kb_version) for a in result.alerts]}

@@ -1,0 +1,170 @@
+"""What every check shares: the card codes, severity-to-indicator rules, and how an alert is made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rxguard.checks.context import ClinicalContext, Med
+from rxguard.domain.model import Alert, Indicator
+from rxguard.knowledge import schema as s
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCode:
+    """One card code: what it means, which issue owns it, how its indicator is chosen."""
+
+    code: str
+    display: str
+    owner: str
+    indicator_rule: str
+
+
+# source.topic.code of every card: NCPDP Reason for Service codes, plus rxguard's own PGX.
+REASON_CODES: dict[str, ReasonCode] = {
+    c.code: c
+    for c in (
+        ReasonCode(
+            "DD",
+            "Drug-drug interaction",
+            "foundation",
+            "contraindicated -> critical; major -> warning; moderate, minor -> info",
+        ),
+        ReasonCode(
+            "DA",
+            "Drug-allergy",
+            "foundation",
+            "documented allergy to the ingredient -> critical; class cross-sensitivity -> warning",
+        ),
+        ReasonCode(
+            "MC",
+            "Drug-disease (reported)",
+            "foundation",
+            "contraindicated -> critical; avoid -> warning; caution -> info",
+        ),
+        ReasonCode(
+            "DC",
+            "Drug-disease (inferred)",
+            "foundation",
+            "contraindicated -> critical; avoid -> warning; caution -> info",
+        ),
+        ReasonCode(
+            "PG",
+            "Drug-pregnancy",
+            "foundation",
+            "contraindicated -> critical; avoid -> warning; caution -> info",
+        ),
+        ReasonCode(
+            "NR",
+            "Lactation/nursing interaction",
+            "foundation",
+            "contraindicated -> critical; avoid -> warning; caution -> info",
+        ),
+        ReasonCode("PA", "Drug-age", "foundation", "contraindicated -> critical; 'avoid' -> warning; otherwise info"),
+        ReasonCode(
+            "HD",
+            "High dose",
+            "foundation",
+            "above a maximum -> warning; at least twice a maximum or a known fatal pattern -> critical "
+            "('no added benefit' maxima stay warning)",
+        ),
+        ReasonCode("LD", "Low dose", "foundation", "info"),
+        ReasonCode(
+            "ID",
+            "Ingredient duplication",
+            "foundation",
+            "warning; critical if the duplicated ingredient's dose is critically high",
+        ),
+        ReasonCode(
+            "TD",
+            "Therapeutic duplication",
+            "foundation",
+            "the class's (or the pair's interaction) severity: contraindicated -> critical; "
+            "major, moderate -> warning; minor -> info",
+        ),
+        ReasonCode(
+            "MS",
+            "Missing information / cannot screen",
+            "foundation",
+            "warning; info where only a part was not checked",
+        ),
+    )
+}
+
+TOPIC_SYSTEM = "https://rxguard.dev/fhir/CodeSystem/reason-for-service"
+
+SEVERITY_INDICATOR: dict[str, Indicator] = {
+    "contraindicated": Indicator.CRITICAL,
+    "major": Indicator.WARNING,
+    "moderate": Indicator.INFO,
+    "minor": Indicator.INFO,
+    "none": Indicator.INFO,
+}
+LEVEL_INDICATOR: dict[str, Indicator] = {
+    "contraindicated": Indicator.CRITICAL,
+    "avoid": Indicator.WARNING,
+    "caution": Indicator.INFO,
+}
+DUPLICATION_INDICATOR: dict[str, Indicator] = {
+    "contraindicated": Indicator.CRITICAL,
+    "major": Indicator.WARNING,
+    "moderate": Indicator.WARNING,
+    "minor": Indicator.INFO,
+    "none": Indicator.INFO,
+}
+
+
+def shorten(text: str, limit: int = 139) -> str:
+    """CDS Hooks summaries must stay under 140 characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def med_label(med: Med) -> str:
+    role = {"order": "ordered", "current": "current", "draft": "also being ordered"}[med.role]
+    return f"{med.name} ({role})"
+
+
+def names(meds: Iterable[Med]) -> str:
+    return " + ".join(m.name for m in meds)
+
+
+def make_alert(
+    ctx: ClinicalContext,
+    code: str,
+    indicator: Indicator,
+    summary: str,
+    why: str,
+    action: str,
+    meds: Sequence[Med] = (),
+    rule: s.Rule | None = None,
+    facts: dict[str, Any] | None = None,
+    severity: str | None = None,
+    rule_id: str | None = None,
+) -> Alert:
+    """Build an alert with its provenance; rule-less alerts (MS) cite no knowledge source."""
+    sources = ctx.kb.cite(rule.sources) if rule is not None else ()
+    detail = why
+    if rule is not None and rule.confidence != "primary":
+        detail += (
+            f"\n\n*Evidence level: {rule.confidence}* — the sources for this rule are "
+            f"{'secondary' if rule.confidence == 'secondary' else 'not verified against the primary text'}."
+        )
+    return Alert(
+        code=code,
+        indicator=indicator,
+        summary=shorten(summary),
+        detail=detail,
+        action=action,
+        rule_id=rule.id if rule is not None else (rule_id or f"rxguard.{code.lower()}"),
+        rule_version=rule.version if rule is not None else 1,
+        sources=sources,
+        medications=tuple(m.id for m in meds),
+        facts=dict(facts or {}),
+        severity=severity,
+    )
+
+
+def round_mg(value: float) -> float:
+    return round(value, 3)
