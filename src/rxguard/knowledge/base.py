@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from rxguard.domain.model import SourceRef
 from rxguard.knowledge import schema as s
 
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 _NUM_UNIT = re.compile(r"(\d)([a-zµ])")
 
@@ -67,6 +69,8 @@ class KnowledgeBase:
     _text_conditions: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _cited: dict[int, tuple[SourceRef, ...]] = field(default_factory=dict, repr=False)
     build_problems: list[str] = field(default_factory=list)
+    extensions: dict[str, BaseModel] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
@@ -107,6 +111,7 @@ class KnowledgeBase:
             allergy_groups=list(get("allergy.yaml", "allergy_groups")),
         )
         kb.build_problems = duplicates
+        kb.extensions = {name: model for name, model in parsed.items() if name not in s.FILES}
         kb._index()
         return kb
 
@@ -205,7 +210,24 @@ class KnowledgeBase:
 
     # --- queries ------------------------------------------------------------------------------
 
+    def extension(self, filename: str, model: type[M]) -> M:
+        """A feature's parsed knowledge file (registered in knowledge/extensions.py)."""
+        value = self.extensions.get(filename)
+        if not isinstance(value, model):
+            raise KeyError(f"knowledge file {filename!r} is not loaded (is its module in EXTENSION_MODULES?)")
+        return value
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """An index a feature builds once per knowledge base."""
+        if key not in self._memo:
+            self._memo[key] = factory()
+        return self._memo[key]  # type: ignore[no-any-return]
+
     def all_rules(self) -> Iterable[s.Rule]:
+        for extension in self.extensions.values():
+            rules = getattr(extension, "rules", None)
+            if callable(rules):
+                yield from rules()
         yield from self.dose_limits
         yield from self.interactions
         yield from self.duplication_classes
@@ -286,6 +308,15 @@ class KnowledgeBase:
     def cross_check(self) -> list[str]:
         """Every reference resolves, ids are unique, every ingredient has dose knowledge."""
         problems: list[str] = list(self.build_problems)
+        for extension in self.extensions.values():
+            cross_check = getattr(extension, "cross_check", None)
+            if callable(cross_check):
+                problems.extend(cross_check(self))
+            rules = getattr(extension, "rules", None)
+            for rule in rules() if callable(rules) else ():
+                for citation in rule.sources:
+                    if citation.source not in self.sources:
+                        problems.append(f"{rule.id}: field sources: unknown source {citation.source!r}")
         for citation in self.manifest.cockcroft_gault.sources:
             if citation.source not in self.sources:
                 problems.append(f"kb.yaml: cockcroft_gault: field sources: unknown source {citation.source!r}")

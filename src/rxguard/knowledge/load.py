@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from rxguard.knowledge import schema as s
 from rxguard.knowledge.base import KnowledgeBase
+from rxguard.knowledge.extensions import load_extension_modules
 
 # libyaml's C loader when available (5-10x faster); both are the *safe* loaders.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -95,7 +96,8 @@ def load_knowledge(data_dir: Path | None = None) -> KnowledgeBase:
     directory = data_dir or default_data_dir()
     parsed: dict[str, BaseModel] = {}
     problems: list[str] = []
-    for filename, model in s.FILES.items():
+    kinds = {**s.FILES, **load_extension_modules()}
+    for filename, model in kinds.items():
         paths = _fragments(directory, filename)
         stem_dir = directory / filename.removesuffix(".yaml")
         if not paths and stem_dir.is_dir():
