@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +134,19 @@ def test_timing_codes_and_prn_are_read() -> None:
     order["dosageInstruction"][0]["timing"] = {"code": {"coding": [{"code": "TID"}]}}
     dosage = parse_request(b.request(order)).orders[0].dosage
     assert dosage is not None and dosage.doses_per_day == 3 and dosage.as_needed
+
+
+LIBRARY = Path(__file__).parent / "fixtures" / "cds-hooks-library"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in LIBRARY.glob("*.json")))
+def test_published_cds_hooks_examples_are_read_or_rejected_clearly(name: str) -> None:
+    data = json.loads((LIBRARY / name).read_text())
+    if "DSTU2" in name:  # MedicationOrder, a DSTU2 resource: no R4 order to screen
+        with pytest.raises(InputError, match="no order to screen"):
+            parse_request(data)
+        return
+    parsed = parse_request(data)
+    assert parsed.orders and all(o.concept.all_text() for o in parsed.orders)
+    if "STU3" in name or "R4" in name:
+        assert any("not R4" in w or "does not validate" in w for w in parsed.warnings)

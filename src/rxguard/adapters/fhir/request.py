@@ -149,6 +149,7 @@ class _Collected:
     drafts: list[dict[str, Any]] = field(default_factory=list)
     selections: set[str] = field(default_factory=set)
     hook: str | None = None
+    is_hook_request: bool = False
 
     def add(self, resource: dict[str, Any]) -> None:
         kind = resource.get("resourceType")
@@ -175,6 +176,7 @@ def _resources(value: Any) -> Iterator[dict[str, Any]]:
 def _collect(data: dict[str, Any]) -> _Collected:
     collected = _Collected()
     if "hook" in data or "context" in data:
+        collected.is_hook_request = True
         collected.hook = _str(data.get("hook"))
         context = data.get("context")
         if not isinstance(context, dict):
@@ -268,7 +270,14 @@ class _Reader:
             self.warnings.append(f"{where}.dosageInstruction: {len(instructions)} instructions; the first is screened")
         first = _dict(instructions[0])
         dose = None
-        rates = [_dict(r) for r in _list(first.get("doseAndRate"))]
+        raw_rates = first.get("doseAndRate")
+        if isinstance(raw_rates, dict):
+            self.warnings.append(f"{where}.dosageInstruction.doseAndRate: an object, not a list (not R4); read anyway")
+            raw_rates = [raw_rates]
+        if "doseAndRate" not in first and ("doseQuantity" in first or "doseRange" in first):
+            self.warnings.append(f"{where}.dosageInstruction.doseQuantity: the STU3 shape (not R4); read anyway")
+            raw_rates = [{"doseQuantity": first.get("doseQuantity"), "doseRange": first.get("doseRange")}]
+        rates = [_dict(r) for r in _list(raw_rates)]
         ordered = [r for r in rates if not r.get("type") or "ordered" in str(r.get("type")).lower()] or rates
         for rate in ordered:
             dose = quantity(rate.get("doseQuantity"))
@@ -441,7 +450,7 @@ class _Reader:
 
 def _choose_orders(collected: _Collected, order_id: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(orders to screen, other draft orders) for the request."""
-    if collected.hook is None:
+    if not collected.is_hook_request:
         requests = collected.by_type.get("MedicationRequest", [])
         if order_id is not None:
             chosen = [r for r in requests if r.get("id") == order_id]
