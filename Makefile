@@ -1,21 +1,23 @@
 # rxguard: two set-up commands, each installs what it needs into .venv.
-#   make demo   screens the demo orders in examples/ (embedded default, no servers)
+#   make demo   screens the demo orders in examples/, then serves them: the CDS Hooks services and the REST API
+#               on http://127.0.0.1:$(DEMO_PORT) with authentication OFF (development only) until Ctrl+C
 #   make test   lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_PORT ?= 8000
 
 .PHONY: demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,surveillance,spark]'
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rxguard demo
+	RXGUARD_DEV_DISABLE_AUTH=yes-i-understand-this-is-insecure $(BIN)/rxguard serve --demo examples --port $(DEMO_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

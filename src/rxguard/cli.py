@@ -13,7 +13,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from rxguard.adapters.surveillance.cli import surveil as surveil_command
+from rxguard.adapters.surveillance.cli import synth as synth_command
+from rxguard.cli_thiopurine import pgx_app, thiopurine_app
 from rxguard.errors import ExitCode, InputError, RxguardError
+from rxguard.therapy_cli import overdose_app, triage
 
 app = typer.Typer(
     name="rxguard",
@@ -24,6 +28,12 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Validate and inspect the drug knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+app.add_typer(pgx_app, name="pgx")
+app.add_typer(thiopurine_app, name="thiopurine")
+app.add_typer(overdose_app, name="overdose")
+app.command("triage")(triage)
+app.command("surveil")(surveil_command)
+app.command("synth")(synth_command)
 
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -80,6 +90,7 @@ def screen(
 ) -> None:
     """Screen the order(s) in FILE against the patient's profile and print the alerts."""
     from rxguard.adapters.cds_hooks.cards import to_response
+    from rxguard.adapters.cds_hooks.suggestions import draft_orders
     from rxguard.adapters.fhir.request import parse_request
     from rxguard.adapters.terminal import print_result
     from rxguard.bootstrap import screener, screening_config
@@ -93,9 +104,9 @@ def screen(
     if output_format is OutputFormat.cds_hooks:
         for warning in result.warnings:
             stderr.print(f"[yellow]input warning:[/yellow] {warning}")
-        sys.stdout.write(json.dumps(to_response(result), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(to_response(result, draft_orders(data)), indent=2, ensure_ascii=False) + "\n")
     elif output_format is OutputFormat.json:
-        response = to_response(result)
+        response = to_response(result, draft_orders(data))
         out = {
             "kb_version": result.kb_version,
             "as_of": request.now.isoformat(),
@@ -126,6 +137,21 @@ def demo(
         request = parse_request(_read_json(str(path)))
         print_result(stdout, engine.screen(request), path.name)
     stdout.print(f"\nScreened {len(files)} demo request(s) from {directory}/ with knowledge base {engine.kb.version}.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1, or RXGUARD_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000, or RXGUARD_PORT).")] = None,
+    demo_dir: Annotated[
+        Path | None,
+        typer.Option("--demo", help="Screen the demo requests in this folder first, and serve them on /demo."),
+    ] = None,
+) -> None:
+    """Serve the CDS Hooks services and the REST API (FastAPI under uvicorn) until interrupted."""
+    from rxguard.adapters.http.serve import run
+
+    run(host=host, port=port, demo_dir=demo_dir, out=stdout)
 
 
 @kb_app.command("check")

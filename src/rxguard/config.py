@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from rxguard.config_controlled import ControlledConfig, controlled_config_from_env
 from rxguard.errors import ConfigError
 
 Jurisdiction = Literal["US", "UK"]
@@ -19,6 +20,8 @@ class ScreeningConfig:
     jurisdiction: Jurisdiction = "US"
     currency: str = "USD"
     fhir_validation: Literal["orders", "all"] = "orders"
+    # Controlled-substance thresholds (MME, early refill, multiple providers); None keeps the KB default.
+    controlled: ControlledConfig = field(default_factory=ControlledConfig)
 
     def with_jurisdiction(self, value: str) -> ScreeningConfig:
         upper = value.strip().upper()
@@ -30,7 +33,7 @@ class ScreeningConfig:
 def config_from_env(environ: dict[str, str] | None = None) -> ScreeningConfig:
     """RXGUARD_JURISDICTION, RXGUARD_CURRENCY and RXGUARD_FHIR_VALIDATION override the defaults."""
     env = os.environ if environ is None else environ
-    config = ScreeningConfig()
+    config = ScreeningConfig(controlled=controlled_config_from_env(env))
     if env.get("RXGUARD_JURISDICTION"):
         config = config.with_jurisdiction(env["RXGUARD_JURISDICTION"])
     currency = env.get("RXGUARD_CURRENCY")

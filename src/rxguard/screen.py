@@ -12,12 +12,18 @@ from dataclasses import dataclass, replace
 
 from rxguard.checks.allergy import check_allergies
 from rxguard.checks.context import ClinicalContext, build_context
+from rxguard.checks.counselling import check_alcohol, check_cns_burden, check_counselling
 from rxguard.checks.disease import check_drug_disease
 from rxguard.checks.dose import check_doses
 from rxguard.checks.duplication import check_ingredient_duplication, check_therapeutic_duplication
+from rxguard.checks.history import check_history
 from rxguard.checks.interactions import check_interactions
+from rxguard.checks.labs import check_thiopurine_labs
 from rxguard.checks.missing import check_missing
+from rxguard.checks.mme import check_mme
+from rxguard.checks.pgx import check_pgx
 from rxguard.checks.pregnancy_age import check_age, check_pregnancy
+from rxguard.checks.prescription import check_prescriptions
 from rxguard.config import ScreeningConfig
 from rxguard.domain.model import Alert, Indicator, ScreeningRequest
 from rxguard.knowledge.base import KnowledgeBase
@@ -27,6 +33,7 @@ Check = Callable[[ClinicalContext], list[Alert]]
 
 CHECKS: tuple[Check, ...] = (
     check_missing,
+    check_mme,  # before check_doses: on a tie the MME card leads the merged HD card (its facts stay on top)
     check_doses,
     check_ingredient_duplication,
     check_therapeutic_duplication,
@@ -35,6 +42,13 @@ CHECKS: tuple[Check, ...] = (
     check_drug_disease,
     check_pregnancy,
     check_age,
+    check_pgx,
+    check_thiopurine_labs,
+    check_prescriptions,
+    check_history,
+    check_cns_burden,
+    check_alcohol,
+    check_counselling,
 )
 
 
@@ -66,7 +80,8 @@ def order_alerts(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
         if rest:
             also = "\n\n**Also:** " + "; ".join(a.summary for a in rest) + "."
             facts = {**head.facts, "also": [{"rule_id": a.rule_id, "summary": a.summary, **a.facts} for a in rest]}
-            head = replace(head, detail=head.detail + also, facts=facts)
+            suggestions = head.suggestions + tuple(x for a in rest for x in a.suggestions)
+            head = replace(head, detail=head.detail + also, facts=facts, suggestions=suggestions)
         merged.append(head)
     return tuple(sorted(merged, key=lambda a: (-int(a.indicator), a.code, a.summary)))
 

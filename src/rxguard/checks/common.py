@@ -89,6 +89,64 @@ REASON_CODES: dict[str, ReasonCode] = {
             "foundation",
             "warning; info where only a part was not checked",
         ),
+        ReasonCode(
+            "PGX",
+            "Pharmacogenomic dosing (rxguard's own code)",
+            "thiopurines",
+            "poor metabolizer, non-malignant indication -> critical; intermediate or possible intermediate -> warning; "
+            "normal -> info; indeterminate -> info with the test CPIC suggests",
+        ),
+        ReasonCode(
+            "TN",
+            "Laboratory test needed",
+            "thiopurines",
+            "no TPMT result for a thiopurine order -> warning; no NUDT15 result -> info; blood test overdue -> warning",
+        ),
+        ReasonCode(
+            "DL",
+            "Drug-lab conflict",
+            "thiopurines",
+            "result past a sourced action threshold or a steadily falling white count -> the rule's indicator "
+            "(warning; neutrophils < 1.0 -> critical)",
+        ),
+        ReasonCode(
+            "SR",
+            "Suboptimal regimen",
+            "thiopurines",
+            "info: still on a corticosteroid long after the thiopurine should have worked (possible non-response)",
+        ),
+        ReasonCode(
+            "ER",
+            "Overuse (early refill)",
+            "controlled",
+            "warning: a controlled drug supplied again before the configured share (75%) of the last fill's days "
+            "supply has passed",
+        ),
+        ReasonCode(
+            "DM",
+            "Apparent drug misuse (multiple-provider episode)",
+            "controlled",
+            "warning: controlled drugs from at least N prescribers and M pharmacies in T days (5, 5, 90)",
+        ),
+        ReasonCode(
+            "PP",
+            "Plan protocol (controlled-drug prescription rule)",
+            "controlled",
+            "the rule's indicator: invalid DEA number or NPI, refills, days supply or age beyond the schedule's limit "
+            "-> warning; UK good-practice supply limit -> info",
+        ),
+        ReasonCode(
+            "ED",
+            "Patient education/instruction",
+            "controlled",
+            "info: counselling points for a drug with abuse potential",
+        ),
+        ReasonCode(
+            "OH",
+            "Alcohol conflict",
+            "controlled",
+            "with recorded alcohol use: major -> warning; moderate -> info",
+        ),
     )
 }
 

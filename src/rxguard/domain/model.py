@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 
 class Indicator(enum.IntEnum):
@@ -110,11 +110,24 @@ class MedicationEntry:
     prescriber: str | None = None
     reason: Concept | None = None
     is_order: bool = False
+    # Who wrote it, with their registration numbers where the request carries them (controlled drugs).
+    requester: Practitioner | None = None
 
     @property
     def name(self) -> str:
         texts = self.concept.all_text()
         return texts[0] if texts else f"medication {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Practitioner:
+    """A prescriber as the request names them: reference id, names, and registration numbers (DEA, NPI)."""
+
+    id: str | None = None
+    display: str | None = None
+    family_name: str | None = None
+    dea_numbers: tuple[str, ...] = ()
+    npis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +231,32 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class SuggestedAction:
+    """One change a suggestion proposes, in domain terms; the CDS Hooks adapter turns it into FHIR.
+
+    `kind` is "create" (order a new medicine: `medication` and `dosage`), "update" (rewrite the order
+    `order_id` being screened with the new `dosage`) or "delete" (withdraw the order `order_id`).
+    `resource` is for a check that already holds a complete FHIR resource: it is sent as is.
+    """
+
+    kind: Literal["create", "update", "delete"]
+    description: str
+    order_id: str | None = None
+    medication: Concept | None = None
+    dosage: Dosage | None = None
+    resource: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A concrete fix the user can accept in one step (all its actions together); not advice text."""
+
+    label: str
+    actions: tuple[SuggestedAction, ...]
+    recommended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One finding of a check: what is wrong, how urgent, what to do, and on what authority."""
 
@@ -232,6 +271,8 @@ class Alert:
     medications: tuple[str, ...] = ()
     facts: dict[str, Any] = field(default_factory=dict)
     severity: str | None = None
+    # Concrete fixes (change the dose, add naloxone); rendered as CDS Hooks card suggestions.
+    suggestions: tuple[Suggestion, ...] = ()
 
     @property
     def key(self) -> tuple[str, tuple[str, ...]]:

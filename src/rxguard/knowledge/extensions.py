@@ -15,7 +15,13 @@ from rxguard.knowledge.schema import Strict
 EXTENSIONS: dict[str, type[Strict]] = {}
 
 # Modules that register knowledge kinds; add one line per feature (imported when the knowledge is loaded).
-EXTENSION_MODULES: tuple[str, ...] = ()
+EXTENSION_MODULES: tuple[str, ...] = (
+    "rxguard.therapy.thiopurine.knowledge",
+    "rxguard.therapy.triage_knowledge",
+    "rxguard.knowledge.controlled",
+    "rxguard.therapy.overdose_knowledge",
+    "rxguard.adapters.surveillance.knowledge",
+)
 
 
 def register(filename: str, model: type[Strict]) -> type[Strict]:

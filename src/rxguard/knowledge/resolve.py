@@ -21,7 +21,7 @@ _NUMBER = r"(\d+(?:\.\d+)?)"
 _MASS = r"(mg|mcg|µg|ug|micrograms?|milligrams?|g)"
 _RATE = re.compile(_NUMBER + r"\s*(mcg|µg|ug|micrograms?|mg)\s*/\s*(?:h|hr|hour|hours|24\s*h)\b")
 _COMBO = re.compile(_NUMBER + r"\s*(?:mg)?\s*/\s*" + _NUMBER + r"(?:\s*" + _MASS + r")?(?!\s*(?:ml|h|hr|hour)\b)")
-_SINGLE = re.compile(_NUMBER + r"\s*" + _MASS + r"\b(?!\s*/\s*(?:ml|h|hr|hour))")
+_SINGLE = re.compile(_NUMBER + r"\s*" + _MASS + r"\b(?!\s*/\s*(?:ml|h|hr|hour)\b)")
 _CONC = re.compile(_NUMBER + r"\s*(mg|mcg|ug)\s*/\s*(?:" + _NUMBER + r"\s*)?ml\b")
 
 _MODIFIED = {
@@ -273,6 +273,11 @@ class Resolver:
                 named.extend(kb.products[pid] for pid in kb.brand_products.get(target.id, []))
         ingredients = [t.id for t in clues.targets if t.kind == "ingredient"]
         if named:
+            covered = {pi.ingredient for p in named for pi in p.ingredients}
+            if any(i not in covered for i in ingredients):
+                # A product name matched only part of a combination ("acetaminophen 325 MG / hydrocodone
+                # bitartrate 5 MG"): resolve every ingredient named, so the opioid is not lost.
+                return self._generic(list(dict.fromkeys([*ingredients, *sorted(covered)])), clues)
             family = list({p.id: p for p in named}.values())
             fitting = _prefer([p for p in family if _matches_strength(p, clues)], clues)
             if len(fitting) == 1:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
+from rxguard.adapters.cds_hooks import suggestions as interactive
 from rxguard.checks.common import REASON_CODES, TOPIC_SYSTEM
+from rxguard.checks.context import ClinicalContext
 from rxguard.domain.model import Alert
 from rxguard.screen import ScreeningResult
 
@@ -41,10 +44,17 @@ def card_detail(alert: Alert) -> str:
     return "\n".join(lines)
 
 
-def to_card(alert: Alert, kb_version: str) -> dict[str, Any]:
+def to_card(
+    alert: Alert,
+    kb_version: str,
+    ctx: ClinicalContext | None = None,
+    orders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The card; `ctx` and the raw draft `orders` (by id) let suggestions rewrite the order as sent."""
     reason = REASON_CODES.get(alert.code)
+    uid = card_uuid(alert)
     return {
-        "uuid": card_uuid(alert),
+        "uuid": uid,
         "summary": alert.summary,
         "indicator": alert.indicator.label,
         "detail": card_detail(alert),
@@ -67,8 +77,9 @@ def to_card(alert: Alert, kb_version: str) -> dict[str, Any]:
                 "facts": _jsonable(alert.facts),
             }
         },
+        **interactive.render(alert, uid, ctx, orders),
     }
 
 
-def to_response(result: ScreeningResult) -> dict[str, Any]:
-    return {"cards": [to_card(a, result.kb_version) for a in result.alerts]}
+def to_response(result: ScreeningResult, orders: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    return {"cards": [to_card(a, result.kb_version, result.context, orders) for a in result.alerts]}

@@ -25,6 +25,7 @@ from rxguard.domain.model import (
     MedicationEntry,
     Observation,
     Patient,
+    Practitioner,
     Profile,
     Quantity,
     ScreeningRequest,
@@ -63,6 +64,7 @@ NEEDED_TYPES = frozenset(
         "Condition",
         "AllergyIntolerance",
         "Patient",
+        "Practitioner",
     }
 )
 INACTIVE_VERIFICATION = frozenset({"refuted", "entered-in-error"})
@@ -141,6 +143,11 @@ def _status_code(value: Any) -> str | None:
     return None
 
 
+def _same_medicine(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("medicationCodeableConcept", "medicationReference")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
 @dataclass
 class _Collected:
     """Resources found in the request, with the ids of the orders to screen."""
@@ -193,10 +200,17 @@ def _collect(data: dict[str, Any]) -> _Collected:
         prefetch = data.get("prefetch")
         if prefetch is not None and not isinstance(prefetch, dict):
             raise InputError("prefetch", prefetch, "prefetch must be an object of key -> resource or Bundle")
-        draft_ids = {r.get("id") for r in collected.drafts}
+        drafts_by_id = {r.get("id"): r for r in collected.drafts}
         for value in _dict(prefetch).values():
             for resource in _resources(value):
-                if resource.get("resourceType") == "MedicationRequest" and resource.get("id") in draft_ids:
+                # The draft itself echoed in prefetch is skipped; a different medicine that reuses the draft's
+                # id (seen in the CDC opioid guide's examples) is a separate record and is kept.
+                draft = drafts_by_id.get(resource.get("id"))
+                if (
+                    resource.get("resourceType") == "MedicationRequest"
+                    and draft is not None
+                    and _same_medicine(draft, resource)
+                ):
                     continue
                 collected.add(resource)
         if not collected.drafts:
@@ -230,6 +244,56 @@ class _Reader:
             ident = _str(med.get("id"))
             if ident:
                 self.medications[ident] = concept(med.get("code"))
+        self.practitioners: dict[str, dict[str, Any]] = {}
+        for practitioner in collected.by_type.get("Practitioner", []):
+            ident = _str(practitioner.get("id"))
+            if ident:
+                self.practitioners[ident] = practitioner
+
+    def requester(self, value: Any) -> Practitioner | None:
+        """The prescriber a reference names: the Practitioner resource in the request, else what the reference says.
+
+        Registration numbers are read from Practitioner.identifier (or a logical reference's identifier, or a
+        conditional reference such as 'Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1234567893'):
+        an identifier is an NPI when its type is v2-0203 'NPI' or its system ends in 'us-npi', and a DEA
+        number when its type is 'DEA' or its system mentions 'dea'.
+        """
+        data = _dict(value)
+        if not data:
+            return None
+        reference = _str(data.get("reference"))
+        ident = _reference_id(data) if reference and "?" not in reference else None
+        identifiers = [_dict(data.get("identifier"))] if data.get("identifier") else []
+        if reference and "?identifier=" in reference:
+            system, _, code = reference.split("?identifier=", 1)[1].partition("|")
+            identifiers.append({"system": system, "value": code} if code else {"value": system})
+        family = None
+        resource = self.practitioners.get(ident or "")
+        if resource is not None:
+            identifiers.extend(_dict(i) for i in _list(resource.get("identifier")))
+            for name in _list(resource.get("name")):
+                family = _str(_dict(name).get("family"))
+                if family:
+                    break
+        dea: list[str] = []
+        npi: list[str] = []
+        for identifier in identifiers:
+            number = _str(identifier.get("value"))
+            if number is None:
+                continue
+            system = (_str(identifier.get("system")) or "").lower()
+            types = {str(_dict(c).get("code", "")).upper() for c in _list(_dict(identifier.get("type")).get("coding"))}
+            if "NPI" in types or system.endswith("us-npi"):
+                npi.append(number)
+            elif "DEA" in types or "dea" in system:
+                dea.append(number)
+        return Practitioner(
+            id=ident,
+            display=_str(data.get("display")),
+            family_name=family,
+            dea_numbers=tuple(dict.fromkeys(dea)),
+            npis=tuple(dict.fromkeys(npi)),
+        )
 
     def strict(self, resource: dict[str, Any], where: str) -> None:
         from fhir.resources.R4B import get_fhir_model_class
@@ -333,6 +397,7 @@ class _Reader:
             prescriber=_reference_label(resource.get("requester")),
             reason=concept(_list(resource.get("reasonCode"))[0]) if _list(resource.get("reasonCode")) else None,
             is_order=is_order,
+            requester=self.requester(resource.get("requester")),
         )
 
     def medication_statement(self, resource: dict[str, Any], index: int) -> MedicationEntry:

@@ -1,0 +1,550 @@
+"""The surveillance rules, written once in Ibis; the same expressions compile to DuckDB and to Spark SQL.
+
+Days are integers (days since 1970-01-01) and MME is kept in integer thousandths (milli-MME) so that both
+engines add the same numbers and agree exactly at the thresholds. A fill covers the days
+[fill_day, fill_day + days_supply). Every rule returns rows of the same shape (`FLAG_COLUMNS`): one row per
+patient and flag, with the first and last day the condition held, a headline number, a day count, and the
+evidence (the dispensing records, prescribers and pharmacies involved).
+
+Techniques: daily MME, opioid + benzodiazepine overlap and the multiple-provider window are "sweeps" (an event
++x where a supply starts, -x where it ends, a running sum per patient) instead of expanding fills into days;
+early refills and episodes use lag/lead over each patient's fills. No distinct counts inside windows (Spark
+cannot run them): the multiple-provider count is a sweep over each prescriber's (and pharmacy's) merged window
+of activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from rxguard.adapters.surveillance.knowledge import SchedulePhase, Tier
+
+FLAG_COLUMNS = (
+    "patient_id",
+    "flag",
+    "first_day",
+    "last_day",
+    "value",
+    "days",
+    "evidence",
+    "prescribers",
+    "pharmacies",
+)
+MILLI = 1000
+Cache = Callable[[ir.Table], ir.Table]
+
+
+def _keep(t: ir.Table) -> ir.Table:
+    return t
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """Every number the rules use, resolved from the knowledge base (or overridden by the user)."""
+
+    as_of_day: int
+    mme_caution: float
+    mme_high: float
+    tiers: Mapping[str, tuple[Tier, ...]] = field(default_factory=dict)
+    overlap_min_days: int = 1
+    mpe_prescribers: int = 0
+    mpe_pharmacies: int = 0
+    mpe_window_days: int = 0
+    mpe_ingredients: frozenset[str] | None = None
+    early_refill_share: float = 0.0
+    early_refill_min: int = 1
+    early_refill_ingredients: frozenset[str] | None = None
+    ltot_longer_than_days: int = 0
+    ltot_min_fills: int = 0
+    ltot_min_days_supply: int = 0
+    ltot_gap_days: int = 0
+    lab_phases: tuple[SchedulePhase, ...] = ()
+    lab_measures: tuple[str, ...] = ()
+    lab_grace_days: int = 0
+
+    @property
+    def caution_milli(self) -> int:
+        return round(self.mme_caution * MILLI)
+
+    @property
+    def high_milli(self) -> int:
+        return round(self.mme_high * MILLI)
+
+    @property
+    def share_milli(self) -> int:
+        return round(self.early_refill_share * MILLI)
+
+
+# --- preparation -------------------------------------------------------------------------------------------
+
+
+def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings) -> ir.Table:
+    """Accepted fills joined to the drug table, with milli-MME per day for opioid fills that have a factor."""
+    key = ibis.ifelse(fills.ndc.notnull(), fills.ndc, "rx:" + fills.rxnorm)
+    f = fills.mutate(drug_key=key)
+    d = drugs.mutate(
+        drug_key=ibis.ifelse(drugs.code_system == "ndc", drugs.code, "rx:" + drugs.code),
+    ).select(
+        "drug_key",
+        "ingredient",
+        "drug_class",
+        "dea_schedule",
+        "strength",
+        "uom",
+        "dose_form",
+        "mme_k",
+        "mme_rate",
+        "mme_tier",
+        "mme_days_per_unit",
+    )
+    j = f.left_join(d, "drug_key").drop("drug_key_right")
+    mme_days = ibis.ifelse(
+        j.mme_days_per_unit.notnull(), (j.quantity * j.mme_days_per_unit + 0.5).floor(), j.days_supply.cast("int64")
+    ).cast("int64")
+    per_day = j.strength * j.quantity / j.days_supply.cast("float64")
+    k: ir.NumericValue = j.mme_k
+    for ingredient, bands in s.tiers.items():
+        cases = []
+        for band in bands:
+            cond = j.mme_tier == ingredient
+            if band.max_mg_day is not None:
+                cond = cond & (per_day <= band.max_mg_day + 1e-9)
+            cases.append((cond, ibis.literal(band.factor, "float64")))
+        k = ibis.coalesce(k, ibis.cases(*cases, else_=ibis.null("float64")))
+    mme = ibis.coalesce(j.strength * j.mme_rate, per_day * k)
+    # Each fill's MME/day rounded to 0.1 (as the point-of-sale check rounds each line), kept in thousandths.
+    mme_milli = ibis.ifelse(
+        (j.drug_class == "opioid") & mme.notnull(),
+        (mme * 10 + 0.5).floor().cast("int64") * (MILLI // 10),
+        ibis.null("int64"),
+    )
+    day = j.fill_day.cast("int64")
+    supply = j.days_supply.cast("int64")
+    return j.select(
+        record_id=j.line.cast("int64"),
+        patient_id=j.patient_id,
+        prescriber_id=j.prescriber_id,
+        pharmacy_id=j.pharmacy_id,
+        fill_day=day,
+        days_supply=supply,
+        fill_end=day + supply,
+        ingredient=j.ingredient,
+        drug_class=j.drug_class,
+        dea_schedule=j.dea_schedule,
+        mme_milli=mme_milli,
+        mme_end=day + mme_days,
+    )
+
+
+def _flag(
+    t: ir.Table,
+    flag: str,
+    first_day: ir.Value,
+    last_day: ir.Value,
+    value: ir.Value,
+    days: ir.Value,
+    evidence: ir.Value,
+    prescribers: ir.Value,
+    pharmacies: ir.Value,
+) -> ir.Table:
+    return t.select(
+        patient_id=t.patient_id,
+        flag=ibis.literal(flag, "string"),
+        first_day=first_day.cast("int64"),
+        last_day=last_day.cast("int64"),
+        value=value.cast("float64"),
+        days=days.cast("int64"),
+        evidence=evidence.cast("array<int64>"),
+        prescribers=prescribers.cast("array<string>"),
+        pharmacies=pharmacies.cast("array<string>"),
+    )
+
+
+def _evidence_at(subset: ir.Table, anchors: ir.Table, start: str, end: str) -> ir.Table:
+    """Per patient of `anchors` (patient_id, day): the fills of `subset` whose [start, end) covers that day."""
+    j = subset.join(anchors, "patient_id").filter(lambda r: (r[start] <= r.anchor_day) & (r[end] > r.anchor_day))
+    return j.group_by("patient_id").aggregate(
+        evidence=j.record_id.collect().unique().sort(),
+        prescribers=j.prescriber_id.collect().unique().sort(),
+        pharmacies=j.pharmacy_id.collect().unique().sort(),
+    )
+
+
+# --- daily MME and opioid + benzodiazepine overlap (one sweep) ---------------------------------------------
+
+
+def coverage_segments(f: ir.Table) -> ir.Table:
+    """Per patient, maximal runs of days with a constant total MME, opioid count and benzodiazepine count.
+
+    Columns: patient_id, day, next_day, mme (milli-MME/day), n_opioid, n_benzo.
+    """
+    op = f.filter(f.drug_class == "opioid")
+    bz = f.filter(f.drug_class == "benzodiazepine")
+    zero = ibis.literal(0, "int64")
+    mme = op.mme_milli.fill_null(0)
+    events = ibis.union(
+        op.select("patient_id", day=op.fill_day, d_mme=mme, d_op=ibis.literal(1, "int64"), d_bz=zero),
+        op.select("patient_id", day=op.mme_end, d_mme=-mme, d_op=zero, d_bz=zero),
+        op.select("patient_id", day=op.fill_end, d_mme=zero, d_op=ibis.literal(-1, "int64"), d_bz=zero),
+        bz.select("patient_id", day=bz.fill_day, d_mme=zero, d_op=zero, d_bz=ibis.literal(1, "int64")),
+        bz.select("patient_id", day=bz.fill_end, d_mme=zero, d_op=zero, d_bz=ibis.literal(-1, "int64")),
+        distinct=False,
+    )
+    per_day = events.group_by("patient_id", "day").aggregate(
+        d_mme=events.d_mme.sum(), d_op=events.d_op.sum(), d_bz=events.d_bz.sum()
+    )
+    running = ibis.cumulative_window(group_by="patient_id", order_by="day")
+    ordered = ibis.window(group_by="patient_id", order_by="day")
+    return per_day.select(
+        "patient_id",
+        "day",
+        next_day=per_day.day.lead().over(ordered),
+        mme=per_day.d_mme.sum().over(running),
+        n_opioid=per_day.d_op.sum().over(running),
+        n_benzo=per_day.d_bz.sum().over(running),
+    )
+
+
+def mme_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
+    """mme-50 / mme-90: patients with at least one day at or above the caution / high daily MME."""
+    live = seg.filter(seg.next_day.notnull() & (seg.mme > 0))
+    length = live.next_day - live.day
+    stats = live.group_by("patient_id").aggregate(
+        max_mme=live.mme.max(),
+        days_caution=ibis.ifelse(live.mme >= s.caution_milli, length, 0).sum(),
+        days_high=ibis.ifelse(live.mme >= s.high_milli, length, 0).sum(),
+        first_caution=ibis.ifelse(live.mme >= s.caution_milli, live.day, ibis.null("int64")).min(),
+        last_caution=ibis.ifelse(live.mme >= s.caution_milli, live.next_day - 1, ibis.null("int64")).max(),
+        first_high=ibis.ifelse(live.mme >= s.high_milli, live.day, ibis.null("int64")).min(),
+        last_high=ibis.ifelse(live.mme >= s.high_milli, live.next_day - 1, ibis.null("int64")).max(),
+    )
+    flagged = cache(stats.filter(stats.days_caution > 0))
+    peak = live.join(flagged.select("patient_id", "max_mme"), "patient_id").filter(lambda r: r.mme == r.max_mme)
+    anchors = peak.group_by("patient_id").aggregate(anchor_day=peak.day.min())
+    op = f.filter((f.drug_class == "opioid") & f.mme_milli.notnull())
+    ev = _evidence_at(op, anchors, "fill_day", "mme_end")
+    both = flagged.join(ev, "patient_id")
+    caution = _flag(
+        both,
+        "mme-50",
+        both.first_caution,
+        both.last_caution,
+        both.max_mme / MILLI,
+        both.days_caution,
+        both.evidence,
+        both.prescribers,
+        both.pharmacies,
+    )
+    high_rows = both.filter(both.days_high > 0)
+    high = _flag(
+        high_rows,
+        "mme-90",
+        high_rows.first_high,
+        high_rows.last_high,
+        high_rows.max_mme / MILLI,
+        high_rows.days_high,
+        high_rows.evidence,
+        high_rows.prescribers,
+        high_rows.pharmacies,
+    )
+    return ibis.union(high, caution, distinct=False)
+
+
+def overlap_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
+    """opioid-benzodiazepine: days on which an opioid and a benzodiazepine supply were both current."""
+    both = seg.filter(seg.next_day.notnull() & (seg.n_opioid > 0) & (seg.n_benzo > 0))
+    stats = both.group_by("patient_id").aggregate(
+        days=(both.next_day - both.day).sum(), first_day=both.day.min(), last_day=(both.next_day - 1).max()
+    )
+    flagged = cache(stats.filter(stats.days >= s.overlap_min_days))
+    anchors = flagged.select("patient_id", anchor_day=flagged.first_day)
+    subset = f.filter(f.drug_class.isin(["opioid", "benzodiazepine"]))
+    ev = _evidence_at(subset, anchors, "fill_day", "fill_end")
+    j = flagged.join(ev, "patient_id")
+    return _flag(
+        j, "opioid-benzodiazepine", j.first_day, j.last_day, j.days, j.days, j.evidence, j.prescribers, j.pharmacies
+    )
+
+
+def daily_mme(seg: ir.Table) -> ir.Table:
+    """Per patient, the runs of days with their total MME (the per-day series, compactly)."""
+    live = seg.filter(seg.next_day.notnull() & (seg.mme > 0))
+    return live.select("patient_id", start_day=live.day, end_day=live.next_day - 1, mme=live.mme / MILLI)
+
+
+# --- multiple-provider episodes ----------------------------------------------------------------------------
+
+
+def _controlled(f: ir.Table, ingredients: frozenset[str] | None) -> ir.Table:
+    if ingredients is not None:
+        return f.filter(f.ingredient.isin(sorted(ingredients)))
+    return f.filter(f.dea_schedule.isin(["II", "III", "IV", "V"]))
+
+
+def _activity_events(f: ir.Table, who: str, window: int, column: str) -> ir.Table:
+    """+1 when `who` becomes active in the patient's window, -1 when it stops (merged T-day windows)."""
+    w = ibis.window(group_by=["patient_id", who], order_by=["fill_day", "record_id"])
+    t = f.select("patient_id", who, "fill_day", "record_id").mutate(
+        prev_day=f.fill_day.lag().over(w), next_fill=f.fill_day.lead().over(w)
+    )
+    zero = ibis.literal(0, "int64")
+    one = ibis.literal(1, "int64")
+    starts = t.filter(t.prev_day.isnull() | (t.fill_day - t.prev_day >= window))
+    ends = t.filter(t.next_fill.isnull() | (t.next_fill - t.fill_day >= window))
+    other = "d_pharm" if column == "d_presc" else "d_presc"
+    return ibis.union(
+        starts.select("patient_id", day=starts.fill_day, **{column: one, other: zero}),
+        ends.select("patient_id", day=ends.fill_day + window, **{column: -one, other: zero}),
+        distinct=False,
+    )
+
+
+def multiple_provider_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
+    """multiple-provider: at least N prescribers and M pharmacies among the fills "within T days" of some day.
+
+    As the point-of-sale check counts it (checks/history.py): on day d, the fills from d - T to d inclusive.
+    """
+    c = _controlled(f, s.mpe_ingredients)
+    # Only patients with at least N prescribers and M pharmacies over the whole period can have an episode: a
+    # cheap aggregate keeps the windowed work to those few.
+    totals = c.group_by("patient_id").aggregate(n_presc=c.prescriber_id.nunique(), n_pharm=c.pharmacy_id.nunique())
+    candidates = totals.filter((totals.n_presc >= s.mpe_prescribers) & (totals.n_pharm >= s.mpe_pharmacies)).select(
+        "patient_id"
+    )
+    c = cache(c.semi_join(candidates, "patient_id"))
+    window = s.mpe_window_days + 1  # days d - T .. d
+    events = ibis.union(
+        _activity_events(c, "prescriber_id", window, "d_presc"),
+        _activity_events(c, "pharmacy_id", window, "d_pharm"),
+        distinct=False,
+    )
+    per_day = events.group_by("patient_id", "day").aggregate(d_presc=events.d_presc.sum(), d_pharm=events.d_pharm.sum())
+    running = ibis.cumulative_window(group_by="patient_id", order_by="day")
+    ordered = ibis.window(group_by="patient_id", order_by="day")
+    counts = per_day.select(
+        "patient_id",
+        "day",
+        next_day=per_day.day.lead().over(ordered),
+        n_presc=per_day.d_presc.sum().over(running),
+        n_pharm=per_day.d_pharm.sum().over(running),
+    )
+    counts = counts.mutate(hit=(counts.n_presc >= s.mpe_prescribers) & (counts.n_pharm >= s.mpe_pharmacies))
+    counts = counts.mutate(prev_hit=counts.hit.lag().over(ordered))
+    hits = counts.filter(counts.hit)
+    stats = hits.group_by("patient_id").aggregate(
+        first_day=hits.day.min(),
+        last_day=(hits.next_day - 1).max(),
+        episodes=ibis.ifelse(hits.prev_hit.fill_null(False), 0, 1).sum(),
+        days=(hits.next_day - hits.day).sum(),
+        max_presc=hits.n_presc.max(),
+    )
+    stats = cache(stats)
+    anchors = stats.select("patient_id", anchor_day=stats.first_day)
+    j = c.join(anchors, "patient_id").filter(
+        lambda r: (r.fill_day <= r.anchor_day) & (r.fill_day > r.anchor_day - window)
+    )
+    ev = j.group_by("patient_id").aggregate(
+        evidence=j.record_id.collect().unique().sort(),
+        prescribers=j.prescriber_id.collect().unique().sort(),
+        pharmacies=j.pharmacy_id.collect().unique().sort(),
+    )
+    out = stats.join(ev, "patient_id")
+    return _flag(
+        out,
+        "multiple-provider",
+        out.first_day,
+        out.last_day,
+        out.episodes,
+        out.days,
+        out.evidence,
+        out.prescribers,
+        out.pharmacies,
+    )
+
+
+# --- early refills -----------------------------------------------------------------------------------------
+
+
+def early_refill_flags(f: ir.Table, s: RuleSettings) -> ir.Table:
+    """early-refill: a fill of the same ingredient before `share` of the previous fill's days supply elapsed."""
+    c = _controlled(f, s.early_refill_ingredients).filter(lambda t: t.ingredient.notnull())
+    w = ibis.window(group_by=["patient_id", "ingredient"], order_by=["fill_day", "record_id"])
+    t = c.select(
+        "patient_id",
+        "fill_day",
+        "record_id",
+        prev_day=c.fill_day.lag().over(w),
+        prev_supply=c.days_supply.lag().over(w),
+        prev_record=c.record_id.lag().over(w),
+    )
+    early = t.filter(t.prev_day.notnull() & ((t.fill_day - t.prev_day) * MILLI < t.prev_supply * s.share_milli))
+    stats = early.group_by("patient_id").aggregate(
+        n_early=early.count(),
+        first_day=early.fill_day.min(),
+        last_day=early.fill_day.max(),
+        records=early.record_id.collect(),
+        prev_records=early.prev_record.collect(),
+    )
+    flagged = stats.filter(stats.n_early >= s.early_refill_min)
+    # Prescribers and pharmacies of the early fills and of the fills they came too soon after.
+    involved = flagged.select("patient_id", record_id=flagged.records.concat(flagged.prev_records).unnest())
+    who = c.join(involved, ["patient_id", "record_id"])
+    people = who.group_by("patient_id").aggregate(
+        evidence=who.record_id.collect().unique().sort(),
+        prescribers=who.prescriber_id.collect().unique().sort(),
+        pharmacies=who.pharmacy_id.collect().unique().sort(),
+    )
+    j = flagged.join(people, "patient_id")
+    return _flag(
+        j, "early-refill", j.first_day, j.last_day, j.n_early, j.n_early, j.evidence, j.prescribers, j.pharmacies
+    )
+
+
+# --- episodes (long-term opioid therapy, thiopurine courses) -----------------------------------------------
+
+
+def episodes(f: ir.Table, gap_days: int) -> ir.Table:
+    """Fills numbered into episodes: a new episode starts when a fill comes more than `gap_days` after every
+    earlier supply of the patient's subset has run out. Adds `episode` (1, 2, ...) to each fill."""
+    w = ibis.window(group_by="patient_id", order_by=["fill_day", "record_id"])
+    covered = f.mutate(
+        max_end=f.fill_end.max().over(ibis.cumulative_window(group_by="patient_id", order_by=["fill_day", "record_id"]))
+    )
+    covered = covered.mutate(prev_end=covered.max_end.lag().over(w))
+    starts = covered.mutate(
+        new=ibis.ifelse(covered.prev_end.isnull() | (covered.fill_day > covered.prev_end + gap_days), 1, 0)
+    )
+    return starts.mutate(
+        episode=starts.new.sum().over(ibis.cumulative_window(group_by="patient_id", order_by=["fill_day", "record_id"]))
+    )
+
+
+def long_term_opioid_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
+    """long-term-opioid: an episode lasting longer than N days with at least F fills or D days supplied."""
+    opioids = f.filter(f.drug_class == "opioid")
+    # An episode has at most the patient's fills and days supplied: patients below both minimums are skipped.
+    totals = opioids.group_by("patient_id").aggregate(n=opioids.count(), supplied=opioids.days_supply.sum())
+    candidates = totals.filter((totals.n >= s.ltot_min_fills) | (totals.supplied >= s.ltot_min_days_supply))
+    op = episodes(opioids.semi_join(candidates.select("patient_id"), "patient_id"), s.ltot_gap_days)
+    ep = op.group_by("patient_id", "episode").aggregate(
+        start=op.fill_day.min(),
+        end=op.fill_end.max(),
+        fills=op.count(),
+        supplied=op.days_supply.sum(),
+        evidence=op.record_id.collect(),
+        prescribers=op.prescriber_id.collect(),
+        pharmacies=op.pharmacy_id.collect(),
+    )
+    ep = ep.mutate(duration=ep.end - ep.start)
+    long = cache(
+        ep.filter(
+            (ep.duration > s.ltot_longer_than_days)
+            & ((ep.fills >= s.ltot_min_fills) | (ep.supplied >= s.ltot_min_days_supply))
+        )
+    )
+    first = long.group_by("patient_id").aggregate(first_episode=long.episode.min(), n=long.count())
+    chosen = long.join(first, "patient_id").filter(lambda r: r.episode == r.first_episode)
+    return _flag(
+        chosen,
+        "long-term-opioid",
+        chosen.start,
+        chosen.end - 1,
+        chosen.duration,
+        chosen.supplied,
+        chosen.evidence.unique().sort(),
+        chosen.prescribers.unique().sort(),
+        chosen.pharmacies.unique().sort(),
+    )
+
+
+def _allowed_interval(since_start: ir.IntegerValue, phases: tuple[SchedulePhase, ...]) -> ir.IntegerValue:
+    cases = [
+        (since_start < p.until_day, ibis.literal(p.interval_days, "int64")) for p in phases if p.until_day is not None
+    ]
+    last = ibis.literal(phases[-1].interval_days, "int64")
+    return ibis.cases(*cases, else_=last) if cases else last
+
+
+def thiopurine_lab_flags(f: ir.Table, labs: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
+    """thiopurine-lab-overdue: on a thiopurine, a blood count not done within the schedule's interval.
+
+    A course starts at the first fill and restarts after a break longer than the schedule's longest interval.
+    From the start and from each blood count, the next is due within the interval of the phase it falls in (or
+    of the next phase, when that is where the next test falls: the last test of a phase); the last one must be
+    followed by another before the course ends or the as-of day, whichever is first.
+    """
+    restart = max(p.interval_days for p in s.lab_phases)
+    tp = episodes(f.filter(f.drug_class == "thiopurine"), restart)
+    courses = tp.group_by("patient_id", "episode").aggregate(
+        start=tp.fill_day.min(),
+        end=tp.fill_end.max(),
+        evidence=tp.record_id.collect(),
+        prescribers=tp.prescriber_id.collect(),
+        pharmacies=tp.pharmacy_id.collect(),
+    )
+    courses = courses.mutate(stop=ibis.least(courses.end, ibis.literal(s.as_of_day, "int64")))
+    courses = cache(courses.filter(courses.stop > courses.start))
+    tests = labs.filter(labs.measure.isin(list(s.lab_measures)))
+    tests = tests.select("patient_id", day=tests.test_day.cast("int64")).distinct()
+    in_course = (
+        courses.select("patient_id", "episode", "start", "stop")
+        .join(tests, "patient_id")
+        .filter(lambda r: (r.day > r.start) & (r.day <= r.stop))
+    )
+    points = ibis.union(
+        courses.select("patient_id", "episode", "start", "stop", day=courses.start),
+        in_course.select("patient_id", "episode", "start", "stop", "day"),
+        distinct=False,
+    )
+    w = ibis.window(group_by=["patient_id", "episode"], order_by="day")
+    points = points.mutate(next_day=points.day.lead().over(w))
+    since = points.day - points.start
+    base = _allowed_interval(since, s.lab_phases)
+    # When the next test would fall in the next phase (the last test of a phase), that phase's interval applies.
+    allowed = ibis.greatest(base, _allowed_interval(since + base, s.lab_phases))
+    points = points.mutate(until=points.next_day.fill_null(points.stop), allowed=allowed + s.lab_grace_days)
+    late = points.filter(points.until - points.day > points.allowed)
+    stats = late.group_by("patient_id", "episode").aggregate(
+        first_due=(late.day + late.allowed).min(),
+        last_until=late.until.max(),
+        gaps=late.count(),
+        overdue_days=(late.until - late.day - late.allowed).sum(),
+        worst=(late.until - late.day - late.allowed).max(),
+    )
+    j = stats.join(courses, ["patient_id", "episode"])
+    per_patient = j.group_by("patient_id").aggregate(first_episode=j.episode.min())
+    chosen = j.join(per_patient, "patient_id").filter(lambda r: r.episode == r.first_episode)
+    return _flag(
+        chosen,
+        "thiopurine-lab-overdue",
+        chosen.first_due,
+        chosen.last_until,
+        chosen.worst,
+        chosen.overdue_days,
+        chosen.evidence.unique().sort(),
+        chosen.prescribers.unique().sort(),
+        chosen.pharmacies.unique().sort(),
+    )
+
+
+def all_flags(
+    f: ir.Table, seg: ir.Table, labs: ir.Table | None, s: RuleSettings, cache: Cache = _keep
+) -> list[tuple[str, Callable[[], ir.Table]]]:
+    """(rule name, a function building its flags) for every rule that can run with the data given.
+
+    `cache` materialises an intermediate table that a rule reads twice (engines may otherwise compute it twice).
+    """
+    out: list[tuple[str, Callable[[], ir.Table]]] = [
+        ("daily MME", lambda: mme_flags(f, seg, s, cache)),
+        ("opioid + benzodiazepine", lambda: overlap_flags(f, seg, s, cache)),
+        ("multiple providers", lambda: multiple_provider_flags(f, s, cache)),
+        ("early refills", lambda: early_refill_flags(f, s)),
+        ("long-term opioid therapy", lambda: long_term_opioid_flags(f, s, cache)),
+    ]
+    if labs is not None and s.lab_phases:
+        out.append(("thiopurine blood tests", lambda: thiopurine_lab_flags(f, labs, s, cache)))
+    return out

@@ -1,0 +1,317 @@
+"""ER, DM, ID, DC: red flags read from the dispensing history (FHIR MedicationDispense records).
+
+- ER (early refill): the order supplies a controlled ingredient again before the configured share (default
+  75%) of the latest fill's days supply has passed.
+- DM (multiple-provider episode): in the last T days (default 90) the patient's controlled-drug fills came
+  from at least N prescribers (the order's prescriber counts) and M pharmacies (defaults 5 and 5).
+- ID (overlapping prescriptions): a dispensed supply of the order's controlled ingredient from another
+  prescriber still has days left. Supplies from a current prescription are the ingredient-duplication
+  check's business and are not repeated here.
+- DC (opioid-naive): a long-acting or transdermal opioid is ordered and no opioid was dispensed in the
+  look-back window (default 7 days, the labels' definition of tolerance) nor is one current; critical for
+  products restricted to opioid-tolerant patients (fentanyl patches).
+
+The prescriber of a fill is the requester of the MedicationRequest it was dispensed against; the pharmacy is
+the dispense's performer. A day count "within T days" includes fills exactly T days before screening. Records
+from the last year (or a longer configured window) are read.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from rxguard.checks.common import make_alert
+from rxguard.checks.context import ClinicalContext, Med
+from rxguard.checks.controlled import (
+    Fill,
+    controlled_ingredients,
+    fills,
+    in_class,
+    knowledge,
+    prescriber_of,
+    product_of,
+    settings,
+)
+from rxguard.domain.model import Alert, Indicator
+from rxguard.knowledge import controlled as c
+
+INDICATORS = {"info": Indicator.INFO, "warning": Indicator.WARNING, "critical": Indicator.CRITICAL}
+
+
+def _screened_orders(ctx: ClinicalContext, rule: c.HistoryRule) -> list[tuple[Med, tuple[str, ...]]]:
+    """Orders the rule screens, each with the ingredients it is about (controlled ones unless the rule names drugs)."""
+    found = []
+    for order in ctx.orders:
+        ingredients = in_class(ctx.kb, order.ingredients(), rule.drugs) if rule.drugs else None
+        if ingredients is None:
+            ingredients = controlled_ingredients(ctx.kb, order.resolution)
+        if ingredients:
+            found.append((order, ingredients))
+    return found
+
+
+def _name(fill: Fill) -> str:
+    return fill.name
+
+
+def check_early_refill(ctx: ClinicalContext, history: tuple[Fill, ...] | None = None) -> list[Alert]:
+    rule = knowledge(ctx.kb).history_rules.get("early-refill")
+    if rule is None:
+        return []
+    share_needed = settings(ctx).early_refill_share
+    history = fills(ctx) if history is None else history
+    alerts = []
+    for order, ingredients in _screened_orders(ctx, rule):
+        worst: tuple[float, Fill, str] | None = None
+        for ingredient in ingredients:
+            previous = [f for f in history if ingredient in f.resolution.ids and f.days_supply]
+            if not previous:
+                continue
+            latest = previous[-1]
+            elapsed = (ctx.now - latest.start).days
+            share = elapsed / (latest.days_supply or 1)
+            if share < share_needed - 1e-9 and (worst is None or share < worst[0]):
+                worst = (share, latest, ingredient)
+        if worst is None:
+            continue
+        share, fill, ingredient = worst
+        days = fill.days_supply or 0.0
+        earliest = fill.start + timedelta(days=math.ceil(share_needed * days - 1e-9))
+        elapsed = (ctx.now - fill.start).days
+        name = ctx.kb.ingredient_name(ingredient)
+        why = (
+            f"{name.capitalize()} was last dispensed on {fill.start.isoformat()} ({fill.name}, {days:g} days' supply"
+            f"{f', {fill.pharmacy}' if fill.pharmacy else ''}): {elapsed} day(s) ago, {share:.0%} of the supply. "
+            f"A refill is due from {share_needed:.0%} of the supply, on {earliest.isoformat()} or later. {rule.text}"
+        )
+        alerts.append(
+            make_alert(
+                ctx,
+                "ER",
+                INDICATORS[rule.indicator],
+                f"Early refill of {name}: {elapsed} of {days:g} days' supply used ({share:.0%})",
+                why,
+                rule.management,
+                [order],
+                rule,
+                {
+                    "ingredient": ingredient,
+                    "previous_fill_date": fill.start.isoformat(),
+                    "previous_days_supply": days,
+                    "days_elapsed": elapsed,
+                    "share_elapsed": round(share, 3),
+                    "required_share": share_needed,
+                    "earliest_refill_date": earliest.isoformat(),
+                    "previous_dispense": fill.id,
+                    "previous_pharmacy": fill.pharmacy,
+                    "previous_prescriber": fill.prescriber,
+                },
+            )
+        )
+    return alerts
+
+
+def check_multiple_providers(ctx: ClinicalContext, history: tuple[Fill, ...] | None = None) -> list[Alert]:
+    rule = knowledge(ctx.kb).history_rules.get("multiple-provider")
+    if rule is None:
+        return []
+    screened = _screened_orders(ctx, rule)
+    if not screened:
+        return []
+    cfg = settings(ctx)
+    since = ctx.now - timedelta(days=cfg.mpe_days)
+    history = fills(ctx) if history is None else history
+    window = [f for f in history if f.start >= since and controlled_ingredients(ctx.kb, f.resolution)]
+    prescribers = {f.prescriber for f in window if f.prescriber}
+    prescribers |= {p for o, _ in screened if (p := prescriber_of(o))}
+    pharmacies = {f.pharmacy for f in window if f.pharmacy}
+    if len(prescribers) < cfg.mpe_prescribers or len(pharmacies) < cfg.mpe_pharmacies:
+        return []
+    episode = [
+        {"date": f.start.isoformat(), "drug": f.name, "prescriber": f.prescriber, "pharmacy": f.pharmacy, "id": f.id}
+        for f in window
+    ]
+    why = (
+        f"In the {cfg.mpe_days} days up to {ctx.now.isoformat()} the patient's controlled-drug supplies came from "
+        f"{len(prescribers)} prescribers ({', '.join(sorted(prescribers))}) and {len(pharmacies)} pharmacies "
+        f"({', '.join(sorted(pharmacies))}); the threshold is {cfg.mpe_prescribers} prescribers and "
+        f"{cfg.mpe_pharmacies} pharmacies. {rule.text}\n\n"
+        + "\n".join(
+            f"- {e['date']}: {e['drug']} ({e['prescriber'] or 'prescriber unknown'}, {e['pharmacy']})" for e in episode
+        )
+    )
+    orders = [o for o, _ in screened]
+    alert = make_alert(
+        ctx,
+        "DM",
+        INDICATORS[rule.indicator],
+        f"Multiple providers: {len(prescribers)} prescribers, {len(pharmacies)} pharmacies in {cfg.mpe_days} days",
+        why,
+        rule.management,
+        orders,
+        rule,
+        {
+            "prescribers": sorted(prescribers),
+            "pharmacies": sorted(pharmacies),
+            "dates": sorted({f.start.isoformat() for f in window}),
+            "fills": episode,
+            "prescriber_count": len(prescribers),
+            "pharmacy_count": len(pharmacies),
+            "window_days": cfg.mpe_days,
+            "thresholds": {"prescribers": cfg.mpe_prescribers, "pharmacies": cfg.mpe_pharmacies},
+        },
+    )
+    return [alert]
+
+
+def check_overlap(ctx: ClinicalContext, history: tuple[Fill, ...] | None = None) -> list[Alert]:
+    rule = knowledge(ctx.kb).history_rules.get("overlap")
+    if rule is None:
+        return []
+    current_prescriptions = {m.id for m in ctx.comeds} | {m.id for m, _ in ctx.renewals}
+    history = fills(ctx) if history is None else history
+    alerts = []
+    for order, ingredients in _screened_orders(ctx, rule):
+        prescriber = prescriber_of(order)
+        if prescriber is None:
+            continue
+        for fill in history:
+            shared = [i for i in ingredients if i in fill.resolution.ids]
+            left = fill.days_left(ctx.now)
+            if not shared or left is None or left <= 0 or fill.prescriber in (None, prescriber):
+                continue
+            if fill.dispense.prescription_id in current_prescriptions:
+                continue
+            names = ", ".join(ctx.kb.ingredient_name(i) for i in shared)
+            alerts.append(
+                make_alert(
+                    ctx,
+                    "ID",
+                    INDICATORS[rule.indicator],
+                    f"Overlapping {names} prescriptions: {fill.prescriber} and {prescriber}",
+                    f"{fill.name} from {fill.prescriber} was dispensed on {fill.start.isoformat()} "
+                    f"({fill.days_supply:g} days' supply{f', {fill.pharmacy}' if fill.pharmacy else ''}) and has "
+                    f"{left:g} day(s) left; the order is from {prescriber}. {rule.text}",
+                    rule.management,
+                    [order],
+                    rule,
+                    {
+                        "ingredients": shared,
+                        "other_prescriber": fill.prescriber,
+                        "order_prescriber": prescriber,
+                        "dispense": fill.id,
+                        "dispensed_on": fill.start.isoformat(),
+                        "days_supply": fill.days_supply,
+                        "days_left": left,
+                        "pharmacy": fill.pharmacy,
+                    },
+                    rule_id=rule.id,
+                )
+            )
+    return alerts
+
+
+def _long_acting(ctx: ClinicalContext, order: Med, rule: c.HistoryRule) -> str | None:
+    """Why the order counts as long-acting or transdermal, or None."""
+    resolution = order.resolution
+    product = product_of(ctx.kb, resolution)
+    route = resolution.route or (product.route if product else None)
+    if route in rule.routes or resolution.unit == "patch" or order.rate_ug_h:
+        return f"{route or 'transdermal'} route"
+    if product is not None and product.long_acting:
+        return "long-acting product"
+    release = resolution.release or (product.release if product else None)
+    if release in rule.release:
+        return f"{release}-release form"
+    return None
+
+
+def _tolerant_only(ctx: ClinicalContext, order: Med, rule: c.HistoryRule) -> bool:
+    product = product_of(ctx.kb, order.resolution)
+    if product is not None and product.opioid_tolerant_only:
+        return True
+    if rule.tolerant_only is None:
+        return False
+    members = ctx.kb.expand(rule.tolerant_only)
+    transdermal = order.resolution.route == "transdermal" or order.resolution.unit == "patch" or bool(order.rate_ug_h)
+    return transdermal and any(i in members for i in order.ingredients())
+
+
+def check_opioid_naive(ctx: ClinicalContext, history: tuple[Fill, ...] | None = None) -> list[Alert]:
+    rule = knowledge(ctx.kb).history_rules.get("opioid-naive")
+    if rule is None or rule.drugs is None:
+        return []
+    opioids = ctx.kb.expand(rule.drugs)
+    cfg = settings(ctx)
+    since = ctx.now - timedelta(days=cfg.opioid_naive_days)
+    history = fills(ctx) if history is None else history
+    exposure = [
+        f
+        for f in history
+        if set(f.resolution.ids) & opioids and (f.start >= since or (f.end is not None and f.end > since))
+    ]
+    drafts = {d.id for d in ctx.request.other_drafts}
+    current = [m for m in ctx.comeds if m.id not in drafts and set(m.ingredients()) & opioids]
+    current += [m for m, _ in ctx.renewals if set(m.ingredients()) & opioids]
+    if exposure or current:
+        return []
+    alerts = []
+    for order in ctx.orders:
+        if not set(order.ingredients()) & opioids:
+            continue
+        why_long = _long_acting(ctx, order, rule)
+        if why_long is None:
+            continue
+        tolerant_only = _tolerant_only(ctx, order, rule)
+        indicator = (
+            INDICATORS[rule.tolerant_only_indicator or rule.indicator] if tolerant_only else INDICATORS[rule.indicator]
+        )
+        restriction = (
+            " The product is for opioid-tolerant patients only: it must not be the first opioid."
+            if tolerant_only
+            else " When starting opioids, an immediate-release opioid is recommended instead."
+        )
+        received = len(ctx.request.profile.dispenses)
+        why = (
+            f"{order.name} ({why_long}) is ordered, but no opioid was dispensed in the {cfg.opioid_naive_days} days "
+            f"before {ctx.now.isoformat()} ({received} dispensing record(s) received) and none is current: the "
+            f"patient looks opioid-naive.{restriction}"
+        )
+        if received == 0:
+            why += " No dispensing history was sent: if the patient is opioid-tolerant, record the evidence."
+        alerts.append(
+            make_alert(
+                ctx,
+                "DC",
+                indicator,
+                f"{'Opioid-tolerant-only product' if tolerant_only else 'Long-acting opioid'} for an opioid-naive "
+                f"patient: {order.name}",
+                why,
+                rule.management,
+                [order],
+                rule,
+                {
+                    "condition": "opioid-naive",
+                    "ingredients": [i for i in order.ingredients() if i in opioids],
+                    "long_acting": why_long,
+                    "opioid_tolerant_only": tolerant_only,
+                    "lookback_days": cfg.opioid_naive_days,
+                    "dispenses_received": received,
+                },
+            )
+        )
+    return alerts
+
+
+def check_history(ctx: ClinicalContext) -> list[Alert]:
+    """Every dispensing-history red flag for the orders."""
+    if not ctx.orders:
+        return []
+    history = fills(ctx)  # resolved once for the four rules
+    return [
+        *check_early_refill(ctx, history),
+        *check_multiple_providers(ctx, history),
+        *check_overlap(ctx, history),
+        *check_opioid_naive(ctx, history),
+    ]
