@@ -21,6 +21,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "rxguard.knowledge.controlled",
     "rxguard.therapy.overdose_knowledge",
     "rxguard.adapters.surveillance.knowledge",
+    "rxguard.pharmacy.knowledge",
 )
 
 

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 models, the pharmacy's repository, and Alembic migrations shipped inside the package."""

@@ -1,0 +1,1 @@
+"""Migration scripts, oldest first; each revision is a module here."""

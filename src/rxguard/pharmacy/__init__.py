@@ -1,0 +1,1 @@
+"""The pharmacy: catalog and medication guides, prescription-gated ordering, the pharmacist queue, accounts."""
