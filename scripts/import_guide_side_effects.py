@@ -221,7 +221,8 @@ def slug(text: str) -> str:
 
 
 def main(path: str) -> None:
-    rows = list(csv.DictReader(Path(path).open(encoding="utf-8")))
+    with Path(path).open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     entries: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=2):  # line 1 is the header

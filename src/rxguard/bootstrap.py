@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +18,7 @@ if TYPE_CHECKING:  # the service's imports stay out of the command line's start-
     from fastapi import FastAPI
 
     from rxguard.adapters.http.settings import ServiceSettings
+    from rxguard.pharmacy.service import PharmacyService
 
 
 def knowledge_dir() -> str | None:
@@ -56,4 +59,37 @@ def service_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     settings = settings or settings_from_env()
     memory: AlertMemory = SqliteAlertMemory(settings.feedback_db) if settings.feedback_db else InMemoryAlertMemory()
-    return create_app(settings, screener(), memory)
+    app = create_app(settings, screener(), memory)
+    if os.environ.get("RXGUARD_PHARMACY", "on").strip().lower() not in ("off", "0", "no"):
+        from rxguard.adapters.web.pages import mount_pharmacy
+
+        secure = bool(settings.service_url and settings.service_url.startswith("https://"))
+        mount_pharmacy(app, pharmacy_service(app.state.screener), secure_cookies=secure)
+    return app
+
+
+def pharmacy_service(engine_screener: Screener | None = None, url: str | None = None) -> PharmacyService:
+    """The pharmacy on RXGUARD_DATABASE_URL (default: a SQLite file in the user's data directory), migrated."""
+    from rxguard.adapters.store.db import database_url, make_engine, migrate
+    from rxguard.adapters.store.repository import SqlStore
+    from rxguard.pharmacy.service import PharmacyService
+
+    engine = make_engine(url or database_url())
+    migrate(engine)
+    return PharmacyService(SqlStore(engine), engine_screener or screener(), fault=_fault_injection())
+
+
+def _fault_injection() -> Callable[[str], None] | None:
+    """For the crash tests only: RXGUARD_FAULT_PAUSE=before-commit|after-commit makes an order submission touch
+    RXGUARD_FAULT_MARKER and then wait there (so the test can kill -9 the server at that point)."""
+    point = os.environ.get("RXGUARD_FAULT_PAUSE")
+    marker = os.environ.get("RXGUARD_FAULT_MARKER")
+    if not point or not marker:
+        return None
+
+    def pause(where: str) -> None:
+        if where == point:
+            Path(marker).touch()
+            time.sleep(120)
+
+    return pause

@@ -17,6 +17,7 @@ from rxguard.adapters.surveillance.cli import surveil as surveil_command
 from rxguard.adapters.surveillance.cli import synth as synth_command
 from rxguard.cli_thiopurine import pgx_app, thiopurine_app
 from rxguard.errors import ExitCode, InputError, RxguardError
+from rxguard.pharmacy_cli import pharmacy_app
 from rxguard.therapy_cli import overdose_app, triage
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(pgx_app, name="pgx")
 app.add_typer(thiopurine_app, name="thiopurine")
 app.add_typer(overdose_app, name="overdose")
+app.add_typer(pharmacy_app, name="pharmacy")
 app.command("triage")(triage)
 app.command("surveil")(surveil_command)
 app.command("synth")(synth_command)

@@ -89,7 +89,9 @@ class SourceList:
                 doc = self.kb.sources[c.source]
                 number = len(self.items) + 1
                 self._numbers[key] = number
-                note = "; ".join(n for n in (c.note, doc.note) if n) or None
+                # The citation's own note only: document notes are curators' notes (one, on the price page's
+                # source, describes the made-up statistics that must not be repeated).
+                note = c.note
                 self.items.append(PageSource(number, doc.title, doc.year, c.section, c.confidence, note, doc.url))
             if number not in refs:
                 refs.append(number)
@@ -502,7 +504,7 @@ class Catalog:
         for pair, found in self.kb.interaction_index.items():
             if not own & pair or pair <= own:
                 continue
-            others = pair - own
+            others = set(pair - own)
             for rule in found:
                 entry = rules.setdefault(rule.id, (rule, set()))
                 entry[1].update(others)
@@ -531,7 +533,9 @@ class Catalog:
         for other in self.families_with(family.ingredients):
             if other.slug != family.slug:
                 links.setdefault(other.slug, FamilyLink(other.slug, other.title, "same ingredient"))
-        direct_classes = {c for ing in own for c in (self.kb.ingredients[ing].classes if ing in self.kb.ingredients else [])}
+        direct_classes = {
+            c for ing in own for c in (self.kb.ingredients[ing].classes if ing in self.kb.ingredients else [])
+        }
         for other in self.families.values():
             if other.slug == family.slug or other.slug in links:
                 continue

@@ -101,8 +101,8 @@ def mme_series(kb: KnowledgeBase, fills: Sequence[Fill], until: date) -> Series 
     factor_set = ck.factor_set(None)
     per_day: dict[date, float] = {}
     for fill in fills:
-        strengths = {
-            pi.ingredient: (pi.strength.value, pi.strength.unit)
+        strengths: dict[str, tuple[float, str]] = {
+            pi.ingredient: (pi.strength.value, str(pi.strength.unit))
             for pi in fill.product.ingredients
             if pi.strength is not None and is_opioid(kb, pi.ingredient)
         }
@@ -111,14 +111,14 @@ def mme_series(kb: KnowledgeBase, fills: Sequence[Fill], until: date) -> Series 
         form = "transdermal" if fill.product.route == "transdermal" else "oral"
         values = fill_mme(kb, strengths, fill.units, fill.days_supply, factor_set, form)
         daily = sum(v for v in values.values() if v is not None)
-        for offset in range(int(round(fill.days_supply))):
+        for offset in range(round(fill.days_supply)):
             day = fill.start + timedelta(days=offset)
             if day > until:
                 break
             per_day[day] = per_day.get(day, 0.0) + daily
     if not per_day:
         return None
-    first, last = min(per_day), max(max(per_day), until)
+    first, last = min(per_day), max(*per_day, until)
     points = []
     day = first
     while day <= last:
@@ -133,12 +133,6 @@ def mme_series(kb: KnowledgeBase, fills: Sequence[Fill], until: date) -> Series 
     return Series("mme", "Daily morphine milligram equivalents (MME)", "MME/day", tuple(points), bands, note)
 
 
-def _scale(lo: float, hi: float, size: float, invert: bool = False) -> tuple[float, float]:
-    span = hi - lo or 1.0
-    factor = size / span
-    return factor, lo
-
-
 def render_svg(series: Series, step: bool = False) -> str:
     """A line (or step) chart with shaded threshold bands, axis labels and an accessible title and description."""
     points = series.points
@@ -146,7 +140,7 @@ def render_svg(series: Series, step: bool = False) -> str:
         return ""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     values = [v for _, v in points] + [b.value for b in series.bands]
-    lo, hi = min(0.0, min(values)), max(values) * 1.15 or 1.0
+    lo, hi = min(0.0, *values), max(values) * 1.15 or 1.0
     d0, d1 = points[0][0], points[-1][0]
     days = max((d1 - d0).days, 1)
 
@@ -185,11 +179,13 @@ def render_svg(series: Series, step: bool = False) -> str:
     for i in range(5):
         value = lo + (hi - lo) * i / 4
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="#333">{value:.3g}</text>'
+            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
+            f"{value:.3g}</text>"
         )
     parts.append(
         f'<text x="{LEFT}" y="{HEIGHT - 10}" font-size="11" fill="#333">{d0.isoformat()}</text>'
-        f'<text x="{LEFT + plot_w}" y="{HEIGHT - 10}" text-anchor="end" font-size="11" fill="#333">{d1.isoformat()}</text>'
+        f'<text x="{LEFT + plot_w}" y="{HEIGHT - 10}" text-anchor="end" font-size="11" fill="#333">'
+        f"{d1.isoformat()}</text>"
         f'<text x="12" y="{TOP + plot_h / 2:.1f}" font-size="11" fill="#333" '
         f'transform="rotate(-90 12 {TOP + plot_h / 2:.1f})" text-anchor="middle">{escape(series.unit)}</text>'
     )

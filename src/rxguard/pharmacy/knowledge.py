@@ -205,7 +205,9 @@ class PharmacyKnowledge(Strict):
                 if product is None:
                     problems.append(f"{where}: entry {guide.id!r}: field products: unknown product {product_id!r}")
                 elif {i.ingredient for i in product.ingredients} != set(guide.ingredients):
-                    problems.append(f"{where}: entry {guide.id!r}: field products: {product_id!r} has other ingredients")
+                    problems.append(
+                        f"{where}: entry {guide.id!r}: field products: {product_id!r} has other ingredients"
+                    )
             for statement in guide.statements():
                 citations(guide.id, "statements.sources", statement.sources)
                 for sign in statement.triage_signs:

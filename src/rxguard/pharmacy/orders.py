@@ -8,6 +8,7 @@ clinical screening) goes submitted -> rejected. No I/O and no clock: `today`/`no
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def _number(raw: str, name: str, problems: list[FieldProblem], *, whole: bool = 
     except ValueError:
         problems.append(FieldProblem(name, f"must be a number (value: {text!r})"))
         return None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         problems.append(FieldProblem(name, f"must be a finite number (value: {text!r})"))
         return None
     if whole and not value.is_integer():
@@ -236,7 +237,9 @@ def total(unit_price: Decimal, quantity: int) -> Decimal:
     return (unit_price * quantity).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def fingerprint(patient_id: int, product_id: str, quantity: int, prescription_id: int | None, refill_of: int | None) -> str:
+def fingerprint(
+    patient_id: int, product_id: str, quantity: int, prescription_id: int | None, refill_of: int | None
+) -> str:
     """What a submission asks for: a retry with the same idempotency key must ask for the same thing."""
     text = f"{patient_id}|{product_id}|{quantity}|{prescription_id}|{refill_of}"
     return hashlib.sha256(text.encode()).hexdigest()
@@ -351,7 +354,7 @@ def screening_request(
         medications.append(
             MedicationEntry(
                 id=f"record-med-{i + 1}",
-                concept=Concept(tuple(Coding(RXNORM, med.rxnorm) for med_code in [med.rxnorm] if med_code), med.text),
+                concept=Concept((Coding(RXNORM, med.rxnorm),) if med.rxnorm else (), med.text),
                 status="active",
                 dosage=Dosage(dose, med.doses_per_day) if dose or med.doses_per_day else None,
                 authored_on=med.started_on,
@@ -399,7 +402,7 @@ def screening_request(
         for i, lab in enumerate(profile.labs)
     )
     conditions = tuple(
-        Condition(f"condition-{i + 1}", Concept(tuple(Coding(SNOMED, c.snomed) for _ in [0] if c.snomed), c.text))
+        Condition(f"condition-{i + 1}", Concept((Coding(SNOMED, c.snomed),) if c.snomed else (), c.text))
         for i, c in enumerate(profile.conditions)
     )
     allergies = tuple(Allergy(f"allergy-{i + 1}", Concept((), text)) for i, text in enumerate(profile.allergies))

@@ -136,7 +136,7 @@ class Order:
     state: OrderState
     idempotency_key: str
     fingerprint: str
-    submitted_by: int
+    submitted_by: int | None
     created_at: datetime
     updated_at: datetime
     prescription_id: int | None = None
@@ -236,7 +236,7 @@ class NewOrder:
     total: Decimal
     idempotency_key: str
     fingerprint: str
-    submitted_by: int
+    submitted_by: int | None
     prescription_id: int | None
     refill_of: int | None
     days_supply: float | None

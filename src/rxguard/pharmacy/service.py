@@ -139,7 +139,15 @@ def _alert_card(stage: str, alert: Alert, note: str | None = None) -> NewCard:
 
 
 class PharmacyService:
-    def __init__(self, store: Store, screener: Screener, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        screener: Screener,
+        clock: Callable[[], datetime] | None = None,
+        fault: Callable[[str], None] | None = None,
+    ) -> None:
+        """`fault` is for crash tests only: called at "before-commit" and "after-commit" of an order submission."""
+        self.fault = fault
         self.store = store
         self.screener = screener
         self.kb = screener.kb
@@ -217,7 +225,9 @@ class PharmacyService:
             user = uow.user_by_name(name)
             ok = accounts.verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.active:
-                self._audit(uow, Actor(None, name[:100] or "(blank)", "anonymous"), "session.login-failed", "user", name[:80])
+                self._audit(
+                    uow, Actor(None, name[:100] or "(blank)", "anonymous"), "session.login-failed", "user", name[:80]
+                )
                 return None
             token, csrf = accounts.new_token(), accounts.new_token()
             now = self.now()
@@ -280,7 +290,13 @@ class PharmacyService:
         return product
 
     def enter_prescription(
-        self, actor: Actor, patient_id: int, product_id: str, form: PrescriptionInput, *, fhir: tuple[str, str] | None = None
+        self,
+        actor: Actor,
+        patient_id: int,
+        product_id: str,
+        form: PrescriptionInput,
+        *,
+        fhir: tuple[str, str] | None = None,
     ) -> Prescription:
         """A prescription entered by the pharmacy, or (`fhir`: id and JSON) received from an EHR through the API."""
         if fhir is None:
@@ -383,7 +399,7 @@ class PharmacyService:
                 total=total(offer.unit_price, qty),
                 idempotency_key=key,
                 fingerprint=print_,
-                submitted_by=actor.id or 0,
+                submitted_by=actor.id,
                 prescription_id=prescription.id if prescription else None,
                 refill_of=refill_of,
                 days_supply=days_supply(prescription, qty),
@@ -414,6 +430,10 @@ class PharmacyService:
                 idempotency_key=key,
             )
             order = self._screen(uow, order, product, prescription)
+            if self.fault is not None:
+                self.fault("before-commit")
+        if self.fault is not None:
+            self.fault("after-commit")
         return order, True
 
     def _screen(self, uow: UnitOfWork, order: Order, product: s.Product, prescription: Prescription | None) -> Order:
@@ -435,7 +455,11 @@ class PharmacyService:
             uow.add_cards(order.id, [_alert_card("validity", a) for a in validity])
             reason = "prescription invalid: " + "; ".join(a.summary for a in validity if a.code == "PP")
             order = uow.update_order(
-                order.id, state=OrderState.REJECTED, rejection_reason=reason, updated_at=self.now(), kb_version=self.kb.version
+                order.id,
+                state=OrderState.REJECTED,
+                rejection_reason=reason,
+                updated_at=self.now(),
+                kb_version=self.kb.version,
             )
             self._audit(
                 uow,
@@ -454,7 +478,9 @@ class PharmacyService:
         uow.add_cards(order.id, [_alert_card("screening", a.alert, a.note) for a in kept])
         check_transition(order.state, OrderState.SCREENED)
         order = uow.update_order(order.id, state=OrderState.SCREENED, updated_at=self.now(), kb_version=self.kb.version)
-        counts = {name: sum(1 for a in kept if a.alert.indicator.label == name) for name in ("critical", "warning", "info")}
+        counts = {
+            name: sum(1 for a in kept if a.alert.indicator.label == name) for name in ("critical", "warning", "info")
+        }
         self._audit(
             uow,
             system,
@@ -530,7 +556,9 @@ class PharmacyService:
             raise Invalid([FieldProblem("order", f"the order is {order.state.label}, not awaiting a pharmacist")])
         return order
 
-    def override_card(self, actor: Actor, order_id: int, card_id: int, reason_code: str | None, comment: str | None) -> None:
+    def override_card(
+        self, actor: Actor, order_id: int, card_id: int, reason_code: str | None, comment: str | None
+    ) -> None:
         self._require_staff(actor)
         with self.store.unit() as uow:
             self._awaiting(uow, order_id)
@@ -645,7 +673,9 @@ class PharmacyService:
             order = uow.update_order(
                 order_id, state=OrderState.DISPENSED, dispensed_at=now, refill_due_on=due, updated_at=now
             )
-            self._audit(uow, actor, "order.dispensed", "order", order_id, None, refill_due_on=due.isoformat() if due else None)
+            self._audit(
+                uow, actor, "order.dispensed", "order", order_id, None, refill_due_on=due.isoformat() if due else None
+            )
         return order
 
     def mark_refills_due(self, today: date | None = None) -> list[Order]:
@@ -656,9 +686,9 @@ class PharmacyService:
             for order in uow.orders_in([OrderState.DISPENSED]):
                 if order.refill_due_on is None or order.refill_due_on > day:
                     continue
-                order = uow.update_order(order.id, state=OrderState.REFILL_DUE, updated_at=self.now())
-                self._audit(uow, Actor.system(), "order.refill-due", "order", order.id, None, due=str(order.refill_due_on))
-                changed.append(order)
+                due = uow.update_order(order.id, state=OrderState.REFILL_DUE, updated_at=self.now())
+                self._audit(uow, Actor.system(), "order.refill-due", "order", due.id, None, due=str(due.refill_due_on))
+                changed.append(due)
         return changed
 
     def request_refill(self, actor: Actor, order_id: int, idempotency_key: str) -> tuple[Order, bool]:
@@ -667,7 +697,13 @@ class PharmacyService:
         if order is None or not self._may_see_patient(actor, order.patient_id):
             raise NotFoundError(f"order: no order {order_id}")
         return self.submit_order(
-            actor, order.patient_id, order.product_id, str(order.quantity), order.prescription_id, idempotency_key, order.id
+            actor,
+            order.patient_id,
+            order.product_id,
+            str(order.quantity),
+            order.prescription_id,
+            idempotency_key,
+            order.id,
         )
 
     # --- site rules and the audit log ------------------------------------------------------------------------
@@ -732,7 +768,9 @@ class PharmacyService:
                 ingredients.update(pi.ingredient for pi in product.ingredients)
         thiopurine = bool(THIOPURINES & ingredients)
         opioid = any(self.kb.in_class(i, "opioid") for i in ingredients)
-        labs = lab_series(self.kb, [(x.loinc, x.value, x.unit, x.taken_on) for x in profile.labs]) if profile.labs else []
+        labs = (
+            lab_series(self.kb, [(x.loinc, x.value, x.unit, x.taken_on) for x in profile.labs]) if profile.labs else []
+        )
         fills = [
             Fill(o.dispensed_at.date(), o.days_supply, float(o.quantity), self.kb.products[o.product_id])
             for o in orders
@@ -740,5 +778,7 @@ class PharmacyService:
         ]
         mme = mme_series(self.kb, fills, self.now().date()) if fills else None
         products = {o.product_id: self.kb.products[o.product_id] for o in orders if o.product_id in self.kb.products}
-        products.update({p.product_id: self.kb.products[p.product_id] for p in prescriptions if p.product_id in self.kb.products})
+        products.update(
+            {p.product_id: self.kb.products[p.product_id] for p in prescriptions if p.product_id in self.kb.products}
+        )
         return PatientPage(profile.patient, profile, orders, prescriptions, labs, mme, thiopurine, opioid, products)

@@ -81,7 +81,9 @@ def validate_setting(kb: KnowledgeBase, setting: RuleSetting) -> None:
     if not setting.enabled:
         raise RuleLocked(f"{setting.rule_id} is on the never-off list ({kind}) and cannot be switched off")
     if setting.indicator is not None and setting.indicator < Indicator.CRITICAL:
-        raise RuleLocked(f"{setting.rule_id} is on the never-off list ({kind}): its indicator can only be raised to critical")
+        raise RuleLocked(
+            f"{setting.rule_id} is on the never-off list ({kind}): its indicator can only be raised to critical"
+        )
 
 
 def apply_settings(

@@ -13,7 +13,7 @@ import importlib
 
 from fastapi import APIRouter
 
-API_EXTENSION_MODULES: tuple[str, ...] = ("rxguard.adapters.http.therapy_routes",)
+API_EXTENSION_MODULES: tuple[str, ...] = ("rxguard.adapters.http.therapy_routes", "rxguard.adapters.web.api")
 
 
 def extension_routers() -> list[APIRouter]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def banner(out: Console, settings: ServiceSettings) -> None:
     ]
     if settings.demo_dir:
         lines.insert(1, ("Demo requests, screened", f"{base}/demo"))
+    if os.environ.get("RXGUARD_PHARMACY", "on").strip().lower() not in ("off", "0", "no"):
+        lines.insert(1, ("Pharmacy (catalog, sign-in)", f"{base}/pharmacy/"))
     for label, url in lines:
         out.print(f"{label:<26} {url}", highlight=False, soft_wrap=True)
     memory = f"SQLite file {settings.feedback_db}" if settings.feedback_db else "in memory (lost on restart)"

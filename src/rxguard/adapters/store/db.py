@@ -40,9 +40,7 @@ def database_url(environ: Mapping[str, str] | None = None) -> str:
     except ArgumentError:
         raise ConfigError(f"{DATABASE_VARIABLE}: not a database URL (value: {_redact(url)!r})") from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ConfigError(
-            f"{DATABASE_VARIABLE}: only sqlite and postgresql are supported (value: {_redact(url)!r})"
-        )
+        raise ConfigError(f"{DATABASE_VARIABLE}: only sqlite and postgresql are supported (value: {_redact(url)!r})")
     return url
 
 
@@ -50,7 +48,7 @@ def _redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return url.split("@")[-1]
+        return url.rsplit("@", maxsplit=1)[-1]
 
 
 def redacted(url: str) -> str:
@@ -84,8 +82,11 @@ def make_engine(url: str, **options: Any) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql":
+        # Keep any libpq options the URL carries (e.g. ?options=-c search_path=...), and add UTC.
+        given = parsed.query.get("options")
+        extra = " ".join(given) if isinstance(given, tuple) else (given or "")
         return create_engine(
-            url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}, **options
+            url, pool_pre_ping=True, connect_args={"options": f"{extra} -c timezone=UTC".strip()}, **options
         )
     raise ConfigError(f"{DATABASE_VARIABLE}: unsupported database {parsed.get_backend_name()!r}")
 

@@ -154,7 +154,9 @@ class OrderRow(Base):
     state: Mapped[str] = mapped_column(String(30))
     idempotency_key: Mapped[str] = mapped_column(String(100))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id")
+    )  # None: an API caller (named in the audit log)
     kb_version: Mapped[str | None] = mapped_column(String(40))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     days_supply: Mapped[float | None] = mapped_column(Float)

@@ -339,9 +339,7 @@ class SqlUnitOfWork:
 
     def order_by_key(self, patient_id: int, idempotency_key: str) -> Order | None:
         row = self.s.scalar(
-            select(m.OrderRow).where(
-                m.OrderRow.patient_id == patient_id, m.OrderRow.idempotency_key == idempotency_key
-            )
+            select(m.OrderRow).where(m.OrderRow.patient_id == patient_id, m.OrderRow.idempotency_key == idempotency_key)
         )
         return _order(row) if row else None
 
@@ -454,7 +452,9 @@ class SqlUnitOfWork:
         )
         self.s.add(row)
         self.s.flush()
-        return InterventionRecord(row.id, order_id, code, display, outcome_code, outcome_display, note, pharmacist_id, at)
+        return InterventionRecord(
+            row.id, order_id, code, display, outcome_code, outcome_display, note, pharmacist_id, at
+        )
 
     def interventions(self, order_id: int) -> list[InterventionRecord]:
         rows = self.s.scalars(
@@ -462,7 +462,15 @@ class SqlUnitOfWork:
         )
         return [
             InterventionRecord(
-                r.id, r.order_id, r.code, r.display, r.outcome_code, r.outcome_display, r.note, r.pharmacist_id, utc(r.at)
+                r.id,
+                r.order_id,
+                r.code,
+                r.display,
+                r.outcome_code,
+                r.outcome_display,
+                r.note,
+                r.pharmacist_id,
+                utc(r.at),
             )
             for r in rows
         ]

@@ -21,6 +21,7 @@ import jwt
 from fastapi import APIRouter, Header, Request
 from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from rxguard.errors import InputError, NotFoundError
 from rxguard.pharmacy.orders import Invalid, prescription_from_entry
@@ -173,17 +174,17 @@ async def receive_prescription(request: Request) -> Response:
     resolution = service.screener.resolver.resolve(entry.concept)
     product_id = resolution.product_id
     if product_id is None or service.catalog.product(product_id) is None:
-        raise InputError(
-            "medicationCodeableConcept", entry.name, "does not name a product of the pharmacy's catalog"
-        )
+        raise InputError("medicationCodeableConcept", entry.name, "does not name a product of the pharmacy's catalog")
     fhir_id = str(resource.get("id") or "") or None
     try:
-        prescription = service.enter_prescription(
-            _caller(request),
-            patient_id,
-            product_id,
-            prescription_from_entry(entry),
-            fhir=(fhir_id or "", json.dumps(body, sort_keys=True)),
+        prescription = await run_in_threadpool(
+            lambda: service.enter_prescription(
+                _caller(request),
+                patient_id,
+                product_id,
+                prescription_from_entry(entry),
+                fhir=(fhir_id or "", json.dumps(body, sort_keys=True)),
+            )
         )
     except Invalid as exc:
         raise _invalid(exc) from None
@@ -222,7 +223,8 @@ async def submit_order(
     if prescription is not None and (not isinstance(prescription, int) or isinstance(prescription, bool)):
         raise InputError("prescription_id", str(prescription), "must be an integer or null")
     try:
-        order, created = service.submit_order(
+        order, created = await run_in_threadpool(
+            service.submit_order,
             _caller(request),
             patient,
             str(body.get("product_id", "")),
@@ -234,12 +236,12 @@ async def submit_order(
         raise _invalid(exc) from None
     except Forbidden:
         raise NotFoundError(f"patient: no patient {patient}") from None
-    view = service.order_view(_caller(request), order.id)
+    view = await run_in_threadpool(service.order_view, _caller(request), order.id)
     return JSONResponse(_order_json(order, view), status_code=201 if created else 200)
 
 
 @router.get("/orders/{order_id}", summary="An order's state and screening cards")
 async def get_order(request: Request, order_id: Annotated[int, FastApiPath(ge=1, le=2**62)]) -> dict[str, Any]:
     service = _service(request)
-    view = service.order_view(_caller(request), order_id)
+    view = await run_in_threadpool(service.order_view, _caller(request), order_id)
     return _order_json(view.order, view)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from rxguard.errors import NotFoundError
 from rxguard.pharmacy import accounts
@@ -34,7 +35,7 @@ from rxguard.pharmacy.service import Actor, Forbidden, PharmacyService
 PREFIX = "/pharmacy"
 SESSION_COOKIE = "rxguard_session"
 LOGIN_CSRF_COOKIE = "rxguard_login_csrf"
-Handler = Callable[..., Awaitable[Response]]
+Handler = Callable[..., Response]
 
 
 def _money(value: Decimal | None, currency: str | None = None) -> str:
@@ -114,7 +115,7 @@ class Pages:
         """Wrap a handler: sign-in (when roles is given), CSRF on POST, and service errors as HTML pages."""
 
         def wrap(handler: Handler) -> Callable[..., Awaitable[Response]]:
-            async def run(request: Request, **kwargs: Any) -> Response:
+            def dispatch(request: Request, form: dict[str, str], kwargs: dict[str, Any]) -> Response:
                 user = self._user(request)
                 if roles is not None:
                     if user is None:
@@ -123,17 +124,19 @@ class Pages:
                         return self._login_redirect(request)
                     if user.role not in roles:
                         return self.error(request, 403, "Not allowed", "Your account cannot open this page.")
-                form: dict[str, str] = {}
-                if post:
-                    form = await self._form(request)
-                    if not self._csrf_ok(request, form):
-                        return self.error(request, 403, "Form expired", "The form's security token did not match.")
+                if post and not self._csrf_ok(request, form):
+                    return self.error(request, 403, "Form expired", "The form's security token did not match.")
                 try:
-                    return await handler(request, user=user, form=form, **kwargs)
+                    return handler(request, user=user, form=form, **kwargs)
                 except NotFoundError:
                     return self.error(request, 404, "Not found", "There is nothing here for you.")
                 except Forbidden as exc:
                     return self.error(request, 403, "Not allowed", str(exc))
+
+            async def run(request: Request, **kwargs: Any) -> Response:
+                form = await self._form(request) if post else {}
+                # The service is synchronous (database, screening, argon2): keep it off the event loop.
+                return await run_in_threadpool(dispatch, request, form, kwargs)
 
             run.__name__ = handler.__name__
             # FastAPI reads the path parameters from the signature: show it the handler's, without user and form.
@@ -153,41 +156,41 @@ class Pages:
         staff = (Role.PHARMACIST, Role.ADMIN)
 
         @self.page()
-        async def home(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def home(request: Request, user: User | None, form: dict[str, str]) -> Response:
             q = request.query_params.get("q", "")
             result = cat.search(q)
             return self.render(request, "home.html", q=q, result=result, families=list(cat.families.values()))
 
         @self.page()
-        async def search(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def search(request: Request, user: User | None, form: dict[str, str]) -> Response:
             q = request.query_params.get("q", "")[:200]
             result = cat.search(q)
             template = "_results.html" if request.headers.get("hx-request") else "home.html"
             return self.render(request, template, q=q, result=result, families=list(cat.families.values()))
 
         @self.page()
-        async def guide(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
+        def guide(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
             page = cat.guide_page(slug)
             if page is None:
                 raise NotFoundError(f"product: {slug}")
             return self.render(request, "guide.html", page=page, aid=page.family.rx_only)
 
         @self.page()
-        async def decision_aid(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
+        def decision_aid(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
             aid = cat.decision_aid(slug)
             if aid is None:
                 raise NotFoundError(f"decision aid: {slug}")
             return self.render(request, "decision_aid.html", aid=aid)
 
         @self.page()
-        async def condition(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
+        def condition(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
             view = cat.condition_view(slug)
             if view is None:
                 raise NotFoundError(f"condition: {slug}")
             return self.render(request, "condition.html", view=view)
 
         @self.page()
-        async def triage(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def triage(request: Request, user: User | None, form: dict[str, str]) -> Response:
             from rxguard.therapy.triage import triage as grade
 
             drugs = [d for d in request.query_params.getlist("drug") if d.strip()][:10]
@@ -198,7 +201,7 @@ class Pages:
         # --- signing in ---
 
         @self.page()
-        async def login_form(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def login_form(request: Request, user: User | None, form: dict[str, str]) -> Response:
             token = secrets.token_urlsafe(24)
             response = self.render(request, "login.html", login_csrf=token, next=request.query_params.get("next", ""))
             response.set_cookie(
@@ -208,6 +211,9 @@ class Pages:
 
         async def login(request: Request) -> Response:
             form = await self._form(request)
+            return await run_in_threadpool(sign_in, request, form)
+
+        def sign_in(request: Request, form: dict[str, str]) -> Response:
             if not accounts.same_token(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):
                 return self.error(request, 403, "Form expired", "Reload the sign-in page and try again.")
             found = svc.login(form.get("username", ""), form.get("password", ""))
@@ -225,8 +231,8 @@ class Pages:
             target = form.get("next", "")
             if not target.startswith(PREFIX + "/") or target.startswith("//"):
                 target = f"{PREFIX}/queue" if user.role in staff else f"{PREFIX}/me"
-            response = RedirectResponse(target, status_code=303)
-            response.set_cookie(
+            signed_in = RedirectResponse(target, status_code=303)
+            signed_in.set_cookie(
                 SESSION_COOKIE,
                 token,
                 httponly=True,
@@ -235,11 +241,11 @@ class Pages:
                 path="/",
                 max_age=12 * 3600,
             )
-            response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
-            return response
+            signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
+            return signed_in
 
         @self.page(roles=(Role.PATIENT, Role.PHARMACIST, Role.ADMIN), post=True)
-        async def logout(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def logout(request: Request, user: User | None, form: dict[str, str]) -> Response:
             svc.logout(request.cookies.get(SESSION_COOKIE))
             response = RedirectResponse(f"{PREFIX}/", status_code=303)
             response.delete_cookie(SESSION_COOKIE, path="/")
@@ -248,7 +254,7 @@ class Pages:
         # --- ordering ---
 
         @self.page(roles=(Role.PATIENT, Role.PHARMACIST, Role.ADMIN))
-        async def order_form(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
+        def order_form(request: Request, user: User | None, form: dict[str, str], slug: str) -> Response:
             assert user is not None  # noqa: S101 (roles given: signed in)
             page = cat.guide_page(slug)
             if page is None:
@@ -264,7 +270,7 @@ class Pages:
             )  # fmt: skip
 
         @self.page(roles=(Role.PATIENT, Role.PHARMACIST, Role.ADMIN), post=True)
-        async def submit(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def submit(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             actor = Actor.of(user)
             patient_id = self._patient_for(user, form.get("patient_id"))
@@ -297,7 +303,7 @@ class Pages:
             return RedirectResponse(f"{PREFIX}/orders/{order.id}", status_code=303)
 
         @self.page(roles=(Role.PATIENT, Role.PHARMACIST, Role.ADMIN))
-        async def orders(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def orders(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             actor = Actor.of(user)
             if user.role is Role.PATIENT and user.patient_id is not None:
@@ -307,7 +313,7 @@ class Pages:
             return self.render(request, "orders.html", orders=listed, products=svc.kb.products)
 
         @self.page(roles=(Role.PATIENT, Role.PHARMACIST, Role.ADMIN))
-        async def order(request: Request, user: User | None, form: dict[str, str], order_id: int) -> Response:
+        def order(request: Request, user: User | None, form: dict[str, str], order_id: int) -> Response:
             assert user is not None  # noqa: S101
             view = svc.order_view(Actor.of(user), order_id)
             return self.render(
@@ -317,7 +323,7 @@ class Pages:
 
         def decision(name: str, action: Callable[[Actor, int, dict[str, str]], object]) -> None:
             @self.page(roles=staff if name != "refill" else (Role.PATIENT, *staff), post=True)
-            async def run(request: Request, user: User | None, form: dict[str, str], order_id: int) -> Response:
+            def run(request: Request, user: User | None, form: dict[str, str], order_id: int) -> Response:
                 assert user is not None  # noqa: S101
                 actor = Actor.of(user)
                 try:
@@ -360,7 +366,7 @@ class Pages:
         decision("refill", lambda a, o, f: svc.request_refill(a, o, f.get("idempotency_key", "")))
 
         @self.page(roles=staff)
-        async def queue_page(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def queue_page(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             svc.mark_refills_due()
             items = svc.queue(Actor.of(user))
@@ -370,17 +376,17 @@ class Pages:
         # --- patients and prescriptions ---
 
         @self.page(roles=(Role.PATIENT,))
-        async def me(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def me(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None and user.patient_id is not None  # noqa: S101
             return RedirectResponse(f"{PREFIX}/patients/{user.patient_id}", status_code=303)
 
         @self.page(roles=staff)
-        async def patients(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def patients(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             return self.render(request, "patients.html", patients=svc.patients(Actor.of(user)))
 
         @self.page(roles=(Role.PATIENT, *staff))
-        async def patient(request: Request, user: User | None, form: dict[str, str], patient_id: int) -> Response:
+        def patient(request: Request, user: User | None, form: dict[str, str], patient_id: int) -> Response:
             assert user is not None  # noqa: S101
             view = svc.patient_page(Actor.of(user), patient_id)
             charts = [(series, render_svg(series)) for series in view.lab_charts]
@@ -391,9 +397,7 @@ class Pages:
             )  # fmt: skip
 
         @self.page(roles=staff)
-        async def prescription_form(
-            request: Request, user: User | None, form: dict[str, str], patient_id: int
-        ) -> Response:
+        def prescription_form(request: Request, user: User | None, form: dict[str, str], patient_id: int) -> Response:
             assert user is not None  # noqa: S101
             view = svc.patient_page(Actor.of(user), patient_id)
             return self.render(
@@ -402,9 +406,7 @@ class Pages:
             )  # fmt: skip
 
         @self.page(roles=staff, post=True)
-        async def prescription_submit(
-            request: Request, user: User | None, form: dict[str, str], patient_id: int
-        ) -> Response:
+        def prescription_submit(request: Request, user: User | None, form: dict[str, str], patient_id: int) -> Response:
             assert user is not None  # noqa: S101
             actor = Actor.of(user)
             data = PrescriptionInput(
@@ -434,18 +436,20 @@ class Pages:
         # --- audit and administration ---
 
         @self.page(roles=staff)
-        async def audit(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def audit(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             entries = svc.audit_log(Actor.of(user), 300)
             return self.render(request, "audit.html", entries=entries, broken=svc.verify_audit())
 
         @self.page(roles=(Role.ADMIN,))
-        async def rules(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def rules(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
-            return self.render(request, "admin_rules.html", **self._rules_context(user, request.query_params.get("q", "")))
+            return self.render(
+                request, "admin_rules.html", **self._rules_context(user, request.query_params.get("q", ""))
+            )
 
         @self.page(roles=(Role.ADMIN,), post=True)
-        async def rules_submit(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def rules_submit(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             from rxguard.pharmacy.site_rules import RuleLocked
 
@@ -454,12 +458,12 @@ class Pages:
             try:
                 svc.set_rule(Actor.of(user), form.get("rule_id", ""), form.get("enabled") == "on", indicator)
             except (Invalid, RuleLocked) as exc:
-                context = self._rules_context(user, form.get("rule_id", ""))
-                return self.render(request, "admin_rules.html", 422, error=str(exc), **context)
+                context = {**self._rules_context(user, form.get("rule_id", "")), "error": str(exc)}
+                return self.render(request, "admin_rules.html", 422, **context)
             return RedirectResponse(f"{PREFIX}/admin/rules?q={quote(form.get('rule_id', ''))}", status_code=303)
 
         @self.page(roles=(Role.ADMIN,))
-        async def users(request: Request, user: User | None, form: dict[str, str]) -> Response:
+        def users(request: Request, user: User | None, form: dict[str, str]) -> Response:
             assert user is not None  # noqa: S101
             actor = Actor.of(user)
             return self.render(request, "admin_users.html", users=svc.users(actor), patients=svc.patients(actor))
@@ -509,7 +513,12 @@ class Pages:
                 if len(rules) >= 50:
                     break
         changed = [
-            (rid, type(svc.kb.rules_by_id[rid]).__name__ if rid in svc.kb.rules_by_id else "?", never_off_kind(svc.kb, rid), st)
+            (
+                rid,
+                type(svc.kb.rules_by_id[rid]).__name__ if rid in svc.kb.rules_by_id else "?",
+                never_off_kind(svc.kb, rid),
+                st,
+            )
             for rid, st in settings.items()
         ]
         return {"q": q, "rules": rules, "changed": changed, "never_off": svc.policy.never_off, "error": None}

@@ -234,7 +234,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=30), nullable=False),
         sa.Column("idempotency_key", sa.String(length=100), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
-        sa.Column("submitted_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("submitted_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("kb_version", sa.String(length=40), nullable=True),
         sa.Column("rejection_reason", sa.Text(), nullable=True),
         sa.Column("days_supply", sa.Float(), nullable=True),
