@@ -19,6 +19,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from rxguard.adapters.cds_hooks.cards import card_outline
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "cases"
 GOLDEN = ROOT / "tests" / "golden"
@@ -30,18 +32,6 @@ def load(path: Path, name: str):  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def expected_from(cards: list[dict]) -> list[dict]:  # type: ignore[type-arg]
-    return [
-        {
-            "code": c["source"]["topic"]["code"],
-            "indicator": c["indicator"],
-            "rule_id": c["extension"]["rxguard"]["rule_id"],
-            "facts": c["extension"]["rxguard"]["facts"],
-        }
-        for c in cards
-    ]
 
 
 def main() -> int:
@@ -74,7 +64,7 @@ def main() -> int:
                 check=True,
             )
             cards = json.loads(run.stdout)["cards"]
-            (folder / "expected.json").write_text(json.dumps(expected_from(cards), indent=1) + "\n")
+            (folder / "expected.json").write_text(json.dumps([card_outline(c) for c in cards], indent=1) + "\n")
         print(f"wrote {folder.relative_to(ROOT)}")
     return 0
 

@@ -29,7 +29,8 @@ CASES = [
     # --- the shared examples this issue owns -------------------------------------------------------
     {
         "name": "azathioprine-with-allopurinol",
-        "why": "allopurinol + azathioprine: major interaction (DDInter/FDB), reduce azathioprine to 1/4-1/3",
+        "why": "allopurinol + azathioprine: major interaction (DDInter/FDB), reduce azathioprine to 1/4-1/3; "
+        "no TPMT result: TN",
         "case": {
             "age": 58,
             "sex": "female",
@@ -41,7 +42,8 @@ CASES = [
     },
     {
         "name": "paracetamol-in-two-products",
-        "why": "Panadol 2x500 mg QDS + co-codamol 2x30/500 QDS = 8000 mg/day paracetamol, twice the 4000 mg maximum",
+        "why": "Panadol 2x500 mg QDS + co-codamol 2x30/500 QDS = 8000 mg/day paracetamol, twice the 4000 mg maximum; "
+        "co-codamol is controlled: counselling (ED) and no DEA number in the request (MS info)",
         "case": {
             "age": 40,
             "weight_kg": 72,
@@ -79,7 +81,8 @@ CASES = [
     },
     {
         "name": "opioid-with-benzodiazepine",
-        "why": "FDA 2016 boxed warning: opioid + benzodiazepine",
+        "why": "FDA 2016 boxed warning: opioid + benzodiazepine (with the naloxone suggestion); counselling; "
+        "no DEA number (MS info)",
         "case": {
             "age": 47,
             "weight_kg": 80,
@@ -110,7 +113,8 @@ CASES = [
     },
     {
         "name": "azathioprine-above-ra-maximum",
-        "why": "Imuran 200 mg/day at 60 kg = 3.33 mg/kg/day > 2.5 mg/kg/day (US label, RA)",
+        "why": "Imuran 200 mg/day at 60 kg = 3.33 mg/kg/day > 2.5 mg/kg/day (US label, RA); "
+        "normal TPMT/NUDT15: PGX info",
         "case": {
             "age": 61,
             "weight_kg": 60,
@@ -121,7 +125,7 @@ CASES = [
     },
     {
         "name": "azathioprine-without-weight",
-        "why": "an mg/kg/day limit with no weight on record gives MS",
+        "why": "an mg/kg/day limit with no weight on record gives MS; no TPMT result: TN",
         "case": {
             "age": 40,
             "conditions": ["crohn's disease"],
@@ -151,7 +155,7 @@ CASES = [
     },
     {
         "name": "two-thiopurines",
-        "why": "azathioprine + mercaptopurine: contraindicated therapeutic duplication",
+        "why": "azathioprine + mercaptopurine: contraindicated therapeutic duplication; no TPMT result: TN",
         "case": {
             "age": 34,
             "weight_kg": 65,
@@ -213,7 +217,8 @@ CASES = [
     },
     {
         "name": "lorazepam-older-adult",
-        "why": "Beers 2023: avoid benzodiazepines at 65 and over (PA warning)",
+        "why": "Beers 2023: avoid benzodiazepines at 65 and over (PA warning); "
+        "controlled: counselling (ED), no DEA number (MS info)",
         "case": {
             "age": 81,
             "weight_kg": 58,
@@ -222,7 +227,8 @@ CASES = [
     },
     {
         "name": "codeine-child",
-        "why": "codeine under 12 years is contraindicated (MHRA 2013)",
+        "why": "codeine under 12 years is contraindicated (MHRA 2013); "
+        "no paediatric dose limit sourced and no DEA number (MS info); ED",
         "case": {
             "age": 9,
             "weight_kg": 30,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 from rxguard.knowledge.base import KnowledgeBase
 from rxguard.pharmacy.knowledge import pharmacy_knowledge, policy
+from tests.reference import REFERENCE
 
-SHEET = Path(__file__).resolve().parents[3] / "shared" / "reference" / "data" / "guides" / "side_effects.csv"
+SHEET = REFERENCE / "guides" / "side_effects.csv"
 
 
 def test_every_guide_statement_and_condition_option_cites_a_known_source(kb: KnowledgeBase) -> None:

@@ -31,7 +31,7 @@ SERVICE_URL = "https://rxguard.test"
 ISSUER = "https://ehr.example.org"
 JWKS_URL = "https://ehr.example.org/.well-known/jwks.json"
 FHIR_SERVER = "http://localhost:8080/fhir"
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "data"
+
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 

@@ -14,7 +14,8 @@ from rxguard.adapters.cds_hooks.suggestions import draft_orders
 from rxguard.adapters.fhir.request import parse_request
 from rxguard.screen import Screener
 from tests import builders as b
-from tests.service.conftest import FHIR_SERVER, REFERENCE, Api, FakeFhirServer
+from tests.reference import REFERENCE
+from tests.service.conftest import FHIR_SERVER, Api, FakeFhirServer
 
 SIGN = "/cds-services/rxguard-order-sign"
 SELECT = "/cds-services/rxguard-order-select"

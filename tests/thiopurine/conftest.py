@@ -8,8 +8,7 @@ import pytest
 
 from rxguard.knowledge.base import KnowledgeBase
 from rxguard.therapy.thiopurine.knowledge import PgxIndex, pgx_index
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "data"
+from tests.reference import REFERENCE
 
 
 @pytest.fixture(scope="session")

@@ -204,7 +204,7 @@ def check_pgx(ctx: ClinicalContext) -> list[Alert]:
         missing = [g for g, r in results.items() if r is None]
         if "TPMT" in missing:
             rule = _test_rule(index, "tpmt")
-            also = " and no NUDT15 result" if "NUDT15" in missing else ""
+            also = " or NUDT15" if "NUDT15" in missing else ""
             alerts.append(
                 make_alert(
                     ctx,

@@ -83,3 +83,13 @@ def to_card(
 
 def to_response(result: ScreeningResult, orders: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     return {"cards": [to_card(a, result.kb_version, result.context, orders) for a in result.alerts]}
+
+
+def card_outline(card: dict[str, Any]) -> dict[str, Any]:
+    """What golden tests compare: the card's code, indicator, rule and facts."""
+    return {
+        "code": card["source"]["topic"]["code"],
+        "indicator": card["indicator"],
+        "rule_id": card["extension"]["rxguard"]["rule_id"],
+        "facts": card["extension"]["rxguard"]["facts"],
+    }
