@@ -104,6 +104,11 @@ class Settings:
 
 
 def settings(ctx: ClinicalContext) -> Settings:
+    """The effective settings (knowledge defaults, overridden by configuration), worked out once per config."""
+    return ctx.kb.memo(f"controlled-settings:{ctx.config.controlled!r}", lambda: _settings(ctx))
+
+
+def _settings(ctx: ClinicalContext) -> Settings:
     ck = knowledge(ctx.kb)
     cfg = ctx.config.controlled
     history = ck.history_rules
