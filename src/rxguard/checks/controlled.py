@@ -105,7 +105,7 @@ class Settings:
 
 def settings(ctx: ClinicalContext) -> Settings:
     """The effective settings (knowledge defaults, overridden by configuration), worked out once per config."""
-    return ctx.kb.memo(f"controlled-settings:{ctx.config.controlled!r}", lambda: _settings(ctx))
+    return ctx.kb.memo(f"controlled-settings:{ctx.config!r}", lambda: _settings(ctx))
 
 
 def _settings(ctx: ClinicalContext) -> Settings:
