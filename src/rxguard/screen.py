@@ -75,6 +75,9 @@ def order_alerts(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
         groups.setdefault(alert.key, []).append(alert)
     merged = []
     for group in groups.values():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
         group.sort(key=lambda a: -int(a.indicator))
         head, rest = group[0], [a for a in group[1:] if a.summary != group[0].summary]
         if rest:
@@ -90,6 +93,8 @@ def _escalate_duplications(alerts: list[Alert]) -> list[Alert]:
     critical_doses = {
         str(a.facts.get("ingredient")) for a in alerts if a.code == "HD" and a.indicator is Indicator.CRITICAL
     }
+    if not critical_doses:
+        return alerts  # nothing to escalate
     out = []
     for found in alerts:
         alert = found

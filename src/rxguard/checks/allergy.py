@@ -32,8 +32,10 @@ def check_allergies(ctx: ClinicalContext) -> list[Alert]:
                 facts={"allergies": [a.text for a in unreadable]},
             )
         )
+    # An allergy naming no ingredient or class can match nothing (it is reported above when drug-related).
+    readable = [a for a in ctx.allergies if a.ingredients or a.classes]
     for order in ctx.orders:
-        for allergy in ctx.allergies:
+        for allergy in readable:
             direct = [
                 i
                 for i in order.ingredients()

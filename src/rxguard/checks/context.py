@@ -8,17 +8,19 @@ could not be worked out is kept as an issue, so the screen can say what it could
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from rxguard.config import ScreeningConfig
 from rxguard.domain.model import Concept, Dispense, MedicationEntry, Observation, ScreeningRequest
-from rxguard.domain.units import mass_in_mg, normalise_unit, presentation_unit, rate_in_ug_per_h, volume_in_ml
+from rxguard.domain.units import mass_in_mg, normalise_unit, presentation_unit, read_unit
 from rxguard.knowledge.base import KnowledgeBase
 from rxguard.knowledge.resolve import Resolution, Resolver
+from rxguard.knowledge.schema import ConditionConcept
 
+T = TypeVar("T")
 Role = Literal["order", "current", "draft"]
 CURRENT_STATUSES = frozenset({"active", "intended", "on-hold"})
 SNOMED_PREGNANT = "77386006"
@@ -97,10 +99,22 @@ class ClinicalContext:
     labs: dict[str, LabValue]
     allergies: tuple[ResolvedAllergy, ...]
     notes: tuple[str, ...] = ()
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def now(self) -> date:
         return self.request.now
+
+    def derived(self, key: str, factory: Callable[[], T]) -> T:
+        """Something several checks need, worked out from this request once (on first use) and shared.
+
+        The value must be a pure function of this context; it lives and dies with the context (one request).
+        """
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._derived[key] = factory()
+            return value
 
     def all_meds(self) -> tuple[Med, ...]:
         return self.orders + self.comeds
@@ -118,31 +132,13 @@ class ClinicalContext:
 
 
 def _strength_mg(resolution: Resolution) -> dict[str, float]:
-    found = {}
-    for ri in resolution.ingredients:
-        mg = ri.strength_mg()
-        if mg is not None:
-            found[ri.ingredient] = mg
-    return found
+    """mg of each ingredient per product unit (worked out once per resolution; read-only)."""
+    return resolution.unit_mg
 
 
 def _per_unit(resolution: Resolution) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """Per product unit: (mg of each ingredient, ug/h for patches, mg/mL for liquids)."""
-    mg: dict[str, float] = {}
-    rate: dict[str, float] = {}
-    per_ml: dict[str, float] = {}
-    for ri in resolution.ingredients:
-        if ri.strength_value is None or ri.strength_unit is None:
-            continue
-        if ri.strength_unit == "ug/h":
-            rate[ri.ingredient] = ri.strength_value
-        elif ri.strength_unit == "mg/mL":
-            per_ml[ri.ingredient] = ri.strength_value
-        else:
-            value = mass_in_mg(ri.strength_value, ri.strength_unit)
-            if value is not None:
-                mg[ri.ingredient] = value
-    return mg, rate, per_ml
+    """Per product unit: (mg of each ingredient, ug/h for patches, mg/mL for liquids); read-only."""
+    return resolution.unit_mg, resolution.unit_rate_ug_h, resolution.unit_mg_per_ml
 
 
 def _units_for_mass(resolution: Resolution, mg: float) -> tuple[float | None, str | None]:
@@ -169,12 +165,20 @@ def dose_amounts(entry: MedicationEntry, resolution: Resolution, role: Role | No
     ingredients = resolution.ingredient_ids()
 
     if dose is not None:
-        mass = mass_in_mg(dose.value, dose.unit)
-        dose_rate = rate_in_ug_per_h(dose.value, dose.unit)
-        volume = volume_in_ml(dose.value, dose.unit)
-        counted = presentation_unit(dose.unit) or (
-            normalise_unit(dose.unit) if resolution.unit and normalise_unit(dose.unit) == resolution.unit else None
-        )
+        # The unit is read as a mass, else a rate (one ingredient), else product units, else a volume: each
+        # reading is only tried when the ones before it did not apply.
+        normalised, mg, mg_per_h, presentation, ml = read_unit(dose.unit)  # = mass_in_mg(), rate_in_ug_per_h()...
+        mass = None if mg is None else dose.value * mg
+        dose_rate: float | None = None
+        counted: str | None = None
+        volume: float | None = None
+        if mass is None:
+            if len(ingredients) == 1 and mg_per_h is not None:
+                dose_rate = dose.value * mg_per_h * 1000.0
+            if dose_rate is None:
+                counted = presentation or (normalised if resolution.unit and normalised == resolution.unit else None)
+                if counted is None and ml is not None:
+                    volume = dose.value * ml
         if mass is not None:
             if len(ingredients) == 1:
                 per_dose[ingredients[0]] = mass
@@ -186,7 +190,7 @@ def dose_amounts(entry: MedicationEntry, resolution: Resolution, role: Role | No
                     issues.append(why or "cannot split a mass dose between ingredients")
                 else:
                     per_dose.update({i: units * s for i, s in unit_mg.items()})
-        elif dose_rate is not None and len(ingredients) == 1:
+        elif dose_rate is not None:
             rate[ingredients[0]] = dose_rate
         elif counted is not None:
             units = dose.value
@@ -221,16 +225,18 @@ def dose_amounts(entry: MedicationEntry, resolution: Resolution, role: Role | No
             )
         elif per_day is None:
             issues.append("no frequency in the order (dosageInstruction.timing)")
+    # Positional (in field order: entry, resolution, role, per_dose_mg, daily_mg, rate_ug_h, doses_per_day,
+    # units_per_dose, issues): a frozen dataclass is built measurably faster so, once per medicine per request.
     return Med(
-        entry=entry,
-        resolution=resolution,
-        role="order" if entry.is_order else "current",
-        per_dose_mg=per_dose,
-        daily_mg=daily,
-        rate_ug_h=rate,
-        doses_per_day=per_day,
-        units_per_dose=units,
-        issues=tuple(issues),
+        entry,
+        resolution,
+        "order" if entry.is_order else "current",
+        per_dose,
+        daily,
+        rate,
+        per_day,
+        units,
+        tuple(issues),
     )
 
 
@@ -280,15 +286,17 @@ def is_current(entry: MedicationEntry, dispenses: Iterable[Dispense], now: date)
     days = supply_days(entry)
     if days is None:
         return True
-    ends: list[date] = []
+    end: date | None = None  # the latest end of supply
     if entry.authored_on:
-        ends.append(_plus_days(entry.authored_on, days * (1 + max(entry.refills or 0, 0))))
+        end = _plus_days(entry.authored_on, days * (1 + max(entry.refills or 0, 0)))
     for d in dispenses:
         if d.prescription_id == entry.id and d.handed_over:
-            ends.append(_plus_days(d.handed_over, d.days_supply or days))
-    if not ends:
+            until = _plus_days(d.handed_over, d.days_supply or days)
+            if end is None or until > end:
+                end = until
+    if end is None:
         return True
-    return now <= max(ends)
+    return now <= end
 
 
 # --- the patient ---------------------------------------------------------------------------------
@@ -299,7 +307,7 @@ def _latest(kb: KnowledgeBase, observations: Iterable[Observation], now: date) -
     for obs in observations:
         if obs.value is None or (obs.effective and obs.effective > now):
             continue
-        measure_id = next((kb.loinc_measures[c] for c in obs.loinc() if c in kb.loinc_measures), None)
+        measure_id = kb.measure_of(obs.concept)
         if measure_id is None:
             continue
         measure = kb.measures[measure_id]
@@ -309,10 +317,9 @@ def _latest(kb: KnowledgeBase, observations: Iterable[Observation], now: date) -
             continue
         if measure.max_age_days and obs.effective and (now - obs.effective).days > measure.max_age_days:
             continue
-        value = LabValue(measure_id, obs.value.value * factor, measure.unit, obs.effective, obs.id)
         current = latest.get(measure_id)
-        if current is None or (value.on or date.min) >= (current.on or date.min):
-            latest[measure_id] = value
+        if current is None or (obs.effective or date.min) >= (current.on or date.min):  # built only when kept
+            latest[measure_id] = LabValue(measure_id, obs.value.value * factor, measure.unit, obs.effective, obs.id)
     return latest
 
 
@@ -358,9 +365,22 @@ def _crcl(
     )
 
 
+def _inferable(kb: KnowledgeBase) -> tuple[tuple[str, ...], tuple[ConditionConcept, ...]]:
+    """(every measure some condition is inferred from, the conditions inferred from labs), once per KB."""
+
+    def build() -> tuple[tuple[str, ...], tuple[ConditionConcept, ...]]:
+        conditions = tuple(c for c in kb.conditions.values() if c.inferred_from)
+        return tuple({p.measure for c in conditions for p in c.inferred_from}), conditions
+
+    return kb.memo("context.inferable-conditions", build)
+
+
 def _infer_conditions(kb: KnowledgeBase, labs: dict[str, LabValue]) -> dict[str, ConditionEvidence]:
     inferred: dict[str, ConditionEvidence] = {}
-    for condition in kb.conditions.values():
+    measures, conditions = _inferable(kb)
+    if not any(m in labs for m in measures):
+        return inferred
+    for condition in conditions:
         for pred in condition.inferred_from:
             lab = labs.get(pred.measure)
             if lab is None:
@@ -390,10 +410,13 @@ def build_context(
     profile = request.profile
     orders = tuple(dose_amounts(o, resolver.resolve(o.concept)) for o in request.orders)
     drafts = tuple(dose_amounts(d, resolver.resolve(d.concept), "draft") for d in request.other_drafts)
+    dispensed: dict[str | None, list[Dispense]] = {}  # by prescription, so each record reads only its own
+    for dispense in profile.dispenses:
+        dispensed.setdefault(dispense.prescription_id, []).append(dispense)
     current_all = [
         dose_amounts(m, resolver.resolve(m.concept), "current")
         for m in profile.medications
-        if is_current(m, profile.dispenses, now)
+        if is_current(m, dispensed.get(m.id, ()), now)
     ]
     order_prints = {o.resolution.fingerprint: o for o in orders if o.resolution.known}
     renewals = []
@@ -443,7 +466,9 @@ def build_context(
         for t in obs.concept.all_text()
     )
 
-    non_drug = {a.lower() for a in kb.manifest.non_drug_allergens}
+    non_drug = kb.memo(
+        "context.non-drug-allergens", lambda: frozenset(a.lower() for a in kb.manifest.non_drug_allergens)
+    )
     allergies = []
     for allergy in profile.allergies:
         if not allergy.active:

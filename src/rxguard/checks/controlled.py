@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rxguard.checks.context import ClinicalContext, Med, supply_days
+from rxguard.config import ScreeningConfig
 from rxguard.domain.model import Dispense, MedicationEntry
 from rxguard.errors import ConfigError
 from rxguard.knowledge import controlled as c
@@ -104,8 +105,19 @@ class Settings:
 
 
 def settings(ctx: ClinicalContext) -> Settings:
-    """The effective settings (knowledge defaults, overridden by configuration), worked out once per config."""
-    return ctx.kb.memo(f"controlled-settings:{ctx.config!r}", lambda: _settings(ctx))
+    """The effective settings (knowledge defaults, overridden by configuration), worked out once per config.
+
+    Keyed by the whole screening configuration (the jurisdiction matters), by value: hashing the frozen
+    configuration is much cheaper than the repr() this memo used to be keyed by, and it is asked several times
+    per screening.
+    """
+    by_config: dict[ScreeningConfig, Settings] = ctx.kb.memo("controlled-settings", dict)
+    found = by_config.get(ctx.config)
+    if found is None:
+        found = _settings(ctx)
+        if len(by_config) < 1_000:  # bounded: a process sees a handful of configurations
+            by_config[ctx.config] = found
+    return found
 
 
 def _settings(ctx: ClinicalContext) -> Settings:
@@ -220,8 +232,7 @@ class Fill:
 
     @property
     def name(self) -> str:
-        texts = self.dispense.concept.all_text()
-        return texts[0] if texts else f"dispense {self.dispense.id}"
+        return self.dispense.concept.first_text() or f"dispense {self.dispense.id}"
 
     @property
     def end(self) -> date | None:
@@ -244,7 +255,13 @@ HISTORY_DAYS = 366  # dispensing older than a year (or the configured window, if
 
 
 def fills(ctx: ClinicalContext) -> tuple[Fill, ...]:
-    """Dispensing records handed over in the year (or history window) up to the day of screening, oldest first."""
+    """Dispensing records handed over in the year (or history window) up to the day of screening, oldest first.
+
+    Resolved once per request, on first use, and shared by the checks that read the history."""
+    return ctx.derived("controlled.fills", lambda: _fills(ctx))
+
+
+def _fills(ctx: ClinicalContext) -> tuple[Fill, ...]:
     res = resolver(ctx.kb)
     prescriptions = _prescriptions(ctx)
     cfg = settings(ctx)

@@ -37,6 +37,8 @@ TOPIC_LABELS = {
 def counselling_points(kb: KnowledgeBase, ingredients: Iterable[str], jurisdiction: str) -> list[c.CounsellingPoint]:
     """The counselling points for a medicine's ingredients in a jurisdiction, in the order they are told."""
     wanted = set(ingredients)
+    if wanted.isdisjoint(_counselled(kb)):
+        return []
     points = [
         p
         for p in knowledge(kb).counselling.points
@@ -45,14 +47,28 @@ def counselling_points(kb: KnowledgeBase, ingredients: Iterable[str], jurisdicti
     return sorted(points, key=lambda p: (TOPIC_ORDER.index(p.topic), p.id))
 
 
+def _counselled(kb: KnowledgeBase) -> frozenset[str]:
+    """Every ingredient an active counselling point names (built once per knowledge base)."""
+
+    def build() -> frozenset[str]:
+        points = knowledge(kb).counselling.points
+        return frozenset(i for p in points if p.status == "active" for i in kb.expand(p.drugs))
+
+    return kb.memo("counselling.ingredients", build)
+
+
 def check_counselling(ctx: ClinicalContext) -> list[Alert]:
     kb = ctx.kb
+    counselled = [
+        (order, points)
+        for order in ctx.orders
+        if (points := counselling_points(kb, order.ingredients(), ctx.config.jurisdiction))
+    ]
+    if not counselled:
+        return []
     plan = naloxone_plan(ctx)
     alerts: list[Alert] = []
-    for order in ctx.orders:
-        points = counselling_points(kb, order.ingredients(), ctx.config.jurisdiction)
-        if not points:
-            continue
+    for order, points in counselled:
         lines = "\n".join(f"- **{p.title}.** {p.text}" for p in points)
         why = f"{order.name} has abuse potential. Tell the patient:\n\n{lines}"
         sources = tuple(ref for p in points for ref in kb.cite(p.sources))
@@ -90,6 +106,8 @@ def check_alcohol(ctx: ClinicalContext) -> list[Alert]:
     kb = ctx.kb
     rules = [r for r in knowledge(kb).counselling.alcohol if r.status == "active"]
     alerts: list[Alert] = []
+    if not any(cid in ctx.conditions for rule in rules for cid in rule.conditions):
+        return alerts  # no alcohol use on record: no rule can apply
     for order in ctx.orders:
         matched = [
             rule
@@ -131,7 +149,7 @@ def check_cns_burden(ctx: ClinicalContext) -> list[Alert]:
         if rule.status != "active":
             continue
         members = kb.expand(rule.members)
-        involved: list[Med] = [m for m in ctx.all_meds() if set(m.ingredients()) & members]
+        involved: list[Med] = [m for m in ctx.all_meds() if not members.isdisjoint(m.ingredients())]
         if not any(m is o for m in involved for o in ctx.orders):
             continue
         ingredients = sorted({i for m in involved for i in m.ingredients() if i in members})

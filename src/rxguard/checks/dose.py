@@ -140,12 +140,32 @@ def _select(pool: list[s.DoseLimit], ctx: ClinicalContext) -> tuple[list[s.DoseL
     return [], []
 
 
+def _limits_for(ctx: ClinicalContext, ingredient: str, med: Med) -> tuple[list[s.DoseLimit], list[s.DoseLimit]]:
+    """(this jurisdiction's, the others') limits for the ingredient by the medicine's route and release form.
+
+    A pure function of the knowledge base and (ingredient, route, release, jurisdiction): worked out once for each.
+    """
+    jurisdiction = ctx.config.jurisdiction
+    key = (ingredient, med.resolution.route or "oral", _release(med), jurisdiction)
+    by_key: dict[tuple[str, str, str, str], tuple[list[s.DoseLimit], list[s.DoseLimit]]] = ctx.kb.memo(
+        "dose.limits-by-route", dict
+    )
+    found = by_key.get(key)
+    if found is None:
+        all_limits = [lim for lim in ctx.kb.dose_limits_by_ingredient.get(ingredient, []) if _route_matches(lim, med)]
+        found = (
+            [lim for lim in all_limits if jurisdiction in lim.jurisdictions],
+            [lim for lim in all_limits if jurisdiction not in lim.jurisdictions],
+        )
+        if len(by_key) < 10_000:  # bounded: ingredients x routes x release forms x jurisdictions
+            by_key[key] = found
+    return found
+
+
 def applicable_limits(ctx: ClinicalContext, ingredient: str, med: Med) -> tuple[list[s.DoseLimit], list[str]]:
     """The dose limits for this ingredient, route and patient, with notes on what was assumed."""
-    all_limits = [lim for lim in ctx.kb.dose_limits_by_ingredient.get(ingredient, []) if _route_matches(lim, med)]
     jurisdiction = ctx.config.jurisdiction
-    local = [lim for lim in all_limits if jurisdiction in lim.jurisdictions]
-    foreign = [lim for lim in all_limits if jurisdiction not in lim.jurisdictions]
+    local, foreign = _limits_for(ctx, ingredient, med)
     fitting, notes = _select(local, ctx)
     if fitting:
         return fitting, notes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rxguard.checks.common import DUPLICATION_INDICATOR, make_alert
 from rxguard.checks.context import ClinicalContext
-from rxguard.checks.interactions import duplication_class_for, matching_interactions, pairs
+from rxguard.checks.interactions import duplication_class_for, duplication_partners, matching_interactions, pairs
 from rxguard.domain.model import Alert, Indicator, Severity
 from rxguard.knowledge import schema as s
 
@@ -17,9 +17,9 @@ from rxguard.knowledge import schema as s
 def check_ingredient_duplication(ctx: ClinicalContext) -> list[Alert]:
     alerts: list[Alert] = []
     for a, b in pairs(ctx):
-        shared = sorted(set(a.ingredients()) & set(b.ingredients()))
-        if not shared:
+        if set(a.ingredients()).isdisjoint(b.ingredients()):
             continue
+        shared = sorted(set(a.ingredients()) & set(b.ingredients()))
         names = ", ".join(ctx.kb.ingredient_name(i) for i in shared)
         why = (
             f"{a.name} and {b.name} both contain {names}. Taking both doubles up the same medicine; "
@@ -43,10 +43,16 @@ def check_ingredient_duplication(ctx: ClinicalContext) -> list[Alert]:
 
 def check_therapeutic_duplication(ctx: ClinicalContext) -> list[Alert]:
     alerts: list[Alert] = []
+    paired = duplication_partners(ctx.kb)  # a pair is looked up only when it shares a class
     for a, b in pairs(ctx):
         best = None
         for x in a.ingredients():
+            with_x = paired.get(x)
+            if not with_x:
+                continue
             for y in b.ingredients():
+                if y not in with_x:
+                    continue  # no duplication class has both
                 dup = duplication_class_for(ctx, x, y)
                 if dup is not None and (
                     best is None or Severity[dup.severity.upper()] > Severity[best[0].severity.upper()]

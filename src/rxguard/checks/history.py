@@ -41,14 +41,24 @@ INDICATORS = {"info": Indicator.INFO, "warning": Indicator.WARNING, "critical": 
 
 def _screened_orders(ctx: ClinicalContext, rule: c.HistoryRule) -> list[tuple[Med, tuple[str, ...]]]:
     """Orders the rule screens, each with the ingredients it is about (controlled ones unless the rule names drugs)."""
+    if not rule.drugs:
+        return list(_controlled_orders(ctx))
     found = []
     for order in ctx.orders:
-        ingredients = in_class(ctx.kb, order.ingredients(), rule.drugs) if rule.drugs else None
-        if ingredients is None:
-            ingredients = controlled_ingredients(ctx.kb, order.resolution)
+        ingredients = in_class(ctx.kb, order.ingredients(), rule.drugs)
         if ingredients:
             found.append((order, ingredients))
     return found
+
+
+def _controlled_orders(ctx: ClinicalContext) -> tuple[tuple[Med, tuple[str, ...]], ...]:
+    """The orders with controlled ingredients, and those ingredients (once per request: three rules ask)."""
+
+    def build() -> tuple[tuple[Med, tuple[str, ...]], ...]:
+        found = ((order, controlled_ingredients(ctx.kb, order.resolution)) for order in ctx.orders)
+        return tuple((order, ingredients) for order, ingredients in found if ingredients)
+
+    return ctx.derived("history.controlled-orders", build)
 
 
 def _name(fill: Fill) -> str:
@@ -60,9 +70,12 @@ def check_early_refill(ctx: ClinicalContext, history: tuple[Fill, ...] | None = 
     if rule is None:
         return []
     share_needed = settings(ctx).early_refill_share
+    screened = _screened_orders(ctx, rule)
+    if not screened:
+        return []
     history = fills(ctx) if history is None else history
     alerts = []
-    for order, ingredients in _screened_orders(ctx, rule):
+    for order, ingredients in screened:
         worst: tuple[float, Fill, str] | None = None
         for ingredient in ingredients:
             previous = [f for f in history if ingredient in f.resolution.ids and f.days_supply]
@@ -169,10 +182,13 @@ def check_overlap(ctx: ClinicalContext, history: tuple[Fill, ...] | None = None)
     rule = knowledge(ctx.kb).history_rules.get("overlap")
     if rule is None:
         return []
+    screened = [(order, ingredients) for order, ingredients in _screened_orders(ctx, rule) if prescriber_of(order)]
+    if not screened:
+        return []
     current_prescriptions = {m.id for m in ctx.comeds} | {m.id for m, _ in ctx.renewals}
     history = fills(ctx) if history is None else history
     alerts = []
-    for order, ingredients in _screened_orders(ctx, rule):
+    for order, ingredients in screened:
         prescriber = prescriber_of(order)
         if prescriber is None:
             continue
@@ -244,6 +260,9 @@ def check_opioid_naive(ctx: ClinicalContext, history: tuple[Fill, ...] | None = 
         return []
     opioids = ctx.kb.expand(rule.drugs)
     cfg = settings(ctx)
+    # Only a long-acting opioid order can raise the card: without one there is nothing to look up.
+    if not any(not opioids.isdisjoint(o.ingredients()) and _long_acting(ctx, o, rule) for o in ctx.orders):
+        return []
     since = ctx.now - timedelta(days=cfg.opioid_naive_days)
     history = fills(ctx) if history is None else history
     exposure = [
@@ -308,10 +327,11 @@ def check_history(ctx: ClinicalContext) -> list[Alert]:
     """Every dispensing-history red flag for the orders."""
     if not ctx.orders:
         return []
-    history = fills(ctx)  # resolved once for the four rules
+    # The dispensing records are resolved once for the four rules (fills() is shared through the context), and
+    # only when a rule has an order to screen.
     return [
-        *check_early_refill(ctx, history),
-        *check_multiple_providers(ctx, history),
-        *check_overlap(ctx, history),
-        *check_opioid_naive(ctx, history),
+        *check_early_refill(ctx),
+        *check_multiple_providers(ctx),
+        *check_overlap(ctx),
+        *check_opioid_naive(ctx),
     ]

@@ -10,11 +10,25 @@ from rxguard.checks.common import SEVERITY_INDICATOR, make_alert
 from rxguard.checks.context import ClinicalContext, Med
 from rxguard.domain.model import Alert, Severity
 from rxguard.knowledge import schema as s
+from rxguard.knowledge.base import KnowledgeBase
 
 
 def duplication_class_for(ctx: ClinicalContext, a: str, b: str) -> s.DuplicationClass | None:
     """The most severe duplication class both (different) ingredients belong to."""
     return None if a == b else ctx.kb.duplication_index.get(frozenset((a, b)))
+
+
+def duplication_partners(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """Each ingredient -> the ingredients it shares a duplication class with (built once per knowledge base)."""
+
+    def build() -> dict[str, frozenset[str]]:
+        found: dict[str, set[str]] = {}
+        for pair in kb.duplication_index:
+            for x in pair:
+                found.setdefault(x, set()).update(pair - {x})
+        return {x: frozenset(ys) for x, ys in found.items()}
+
+    return kb.memo("duplication.partners", build)
 
 
 def conditions_hold(rule: s.Interaction, ctx: ClinicalContext, meds: tuple[Med, Med]) -> tuple[bool, list[str]]:
@@ -40,24 +54,32 @@ def conditions_hold(rule: s.Interaction, ctx: ClinicalContext, meds: tuple[Med, 
 def matching_interactions(ctx: ClinicalContext, a: Med, b: Med) -> list[tuple[s.Interaction, str, str, list[str]]]:
     """Every interaction rule between two medicines: (rule, ingredient of a, ingredient of b, notes)."""
     found = []
+    index = ctx.kb.interaction_index
     for x in a.ingredients():
         for y in b.ingredients():
-            for rule in ctx.kb.interaction_index.get(frozenset((x, y)), []):
+            for rule in index.get(frozenset((x, y)), ()):
                 if rule.severity == "none":
                     continue
-                holds, notes = conditions_hold(rule, ctx, (a, b))
+                holds, notes = conditions_hold(rule, ctx, (a, b)) if rule.when else (True, [])
                 if holds:
                     found.append((rule, x, y, notes))
     return found
 
 
-def pairs(ctx: ClinicalContext) -> list[tuple[Med, Med]]:
-    """Each order with every other medicine: current, other drafts, and later orders (once per pair)."""
+def pairs(ctx: ClinicalContext) -> tuple[tuple[Med, Med], ...]:
+    """Each order with every other medicine: current, other drafts, and later orders (once per pair).
+
+    Worked out once per request: the interaction check and both duplication checks read it.
+    """
+    return ctx.derived("interactions.pairs", lambda: _pairs(ctx))
+
+
+def _pairs(ctx: ClinicalContext) -> tuple[tuple[Med, Med], ...]:
     result = []
     for i, order in enumerate(ctx.orders):
         for other in ctx.orders[i + 1 :] + ctx.comeds:
             result.append((order, other))
-    return result
+    return tuple(result)
 
 
 def check_interactions(ctx: ClinicalContext) -> list[Alert]:
@@ -66,7 +88,8 @@ def check_interactions(ctx: ClinicalContext) -> list[Alert]:
         found = [f for f in matching_interactions(ctx, a, b) if duplication_class_for(ctx, f[1], f[2]) is None]
         if not found:
             continue
-        found.sort(key=lambda f: Severity[f[0].severity.upper()], reverse=True)
+        if len(found) > 1:
+            found.sort(key=lambda f: Severity[f[0].severity.upper()], reverse=True)
         rule, x, y, notes = found[0]
         kb = ctx.kb
         pair = f"{kb.ingredient_name(x)} + {kb.ingredient_name(y)}"

@@ -156,7 +156,8 @@ def is_opioid(kb: KnowledgeBase, ingredient: str) -> bool:
 
 
 def opioid_meds(ctx: ClinicalContext) -> tuple[Med, ...]:
-    return tuple(m for m in ctx.all_meds() if any(is_opioid(ctx.kb, i) for i in m.ingredients()))
+    opioids = ctx.kb.class_members.get("opioid", frozenset())  # the ingredients is_opioid() is true for
+    return tuple(m for m in ctx.all_meds() if not opioids.isdisjoint(m.ingredients()))
 
 
 def compute_mme(kb: KnowledgeBase, meds: tuple[Med, ...], factor_set: c.MmeFactorSet) -> MmeResult:

@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from rxguard.checks.common import LEVEL_INDICATOR, make_alert
 from rxguard.checks.context import ClinicalContext
 from rxguard.domain.model import Alert
+from rxguard.knowledge import schema as s
+from rxguard.knowledge.base import KnowledgeBase
+
+R = TypeVar("R", s.PregnancyRule, s.AgeRule)
+
+
+def _rules_by_ingredient(kb: KnowledgeBase, name: str, rules: Sequence[R]) -> dict[str, tuple[int, ...]]:
+    """Positions of the active rules that name each ingredient (directly or by class), built once per KB."""
+
+    def build() -> dict[str, tuple[int, ...]]:
+        found: dict[str, list[int]] = {}
+        for position, rule in enumerate(rules):
+            if rule.status == "active":
+                for ingredient in kb.expand(rule.drugs):
+                    found.setdefault(ingredient, []).append(position)
+        return {ingredient: tuple(positions) for ingredient, positions in found.items()}
+
+    return kb.memo(f"{name}.by_ingredient", build)
+
+
+def _candidates(kb: KnowledgeBase, name: str, rules: Sequence[R], ingredients: tuple[str, ...]) -> list[R]:
+    """The rules that name one of the ingredients, in the knowledge file's order (no other rule can fire)."""
+    indexed = _rules_by_ingredient(kb, name, rules)
+    if len(ingredients) == 1:
+        return [rules[i] for i in indexed.get(ingredients[0], ())]
+    return [rules[i] for i in sorted({i for ingredient in ingredients for i in indexed.get(ingredient, ())})]
 
 
 def check_pregnancy(ctx: ClinicalContext) -> list[Alert]:
     kb = ctx.kb
     alerts: list[Alert] = []
+    if not ctx.pregnant and not ctx.breastfeeding:
+        return alerts  # every rule is for pregnancy or breastfeeding
     for order in ctx.orders:
         chosen: dict[str, tuple[int, Alert]] = {}
-        for rule in kb.pregnancy:
+        for rule in _candidates(kb, "pregnancy", kb.pregnancy, order.ingredients()):
             if rule.status != "active" or ctx.config.jurisdiction not in rule.jurisdictions:
                 continue
             hit = [i for i in order.ingredients() if i in kb.expand(rule.drugs)]
@@ -67,7 +98,7 @@ def check_age(ctx: ClinicalContext) -> list[Alert]:
         return alerts
     for order in ctx.orders:
         chosen: tuple[int, Alert] | None = None
-        for rule in kb.age_rules:
+        for rule in _candidates(kb, "age", kb.age_rules, order.ingredients()):
             if rule.status != "active":
                 continue
             if rule.min_age_years is not None and ctx.age < rule.min_age_years:

@@ -11,7 +11,7 @@ A rule that fails is a PP card with the rule's indicator; information the rule n
 from __future__ import annotations
 
 import calendar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from rxguard.checks.common import make_alert
@@ -186,14 +186,36 @@ def _schedule_missing(ctx: ClinicalContext, order: Med, finding: ScheduleFinding
     return replace(alert, rule_id="rx.schedule-unknown")
 
 
+@dataclass(frozen=True, slots=True)
+class JurisdictionRules:
+    """The prescription rules in force in one jurisdiction (with those it extends)."""
+
+    chain: tuple[c.RxJurisdiction, ...]
+    identifiers: list[c.IdentifierRule]
+    limits: list[c.PrescriptionLimit]
+
+
+def jurisdiction_rules(kb: KnowledgeBase, jurisdiction: str) -> JurisdictionRules:
+    """Worked out once per knowledge base and jurisdiction; an unknown jurisdiction is a configuration error."""
+
+    def build() -> JurisdictionRules:
+        ck = knowledge(kb)
+        chain = jurisdiction_chain(kb, jurisdiction)
+        return JurisdictionRules(
+            chain,
+            [r for r in ck.prescriptions.identifiers if r.status == "active" and _applies(r.jurisdictions, chain)],
+            [r for r in ck.prescriptions.limits if r.status == "active" and _applies(r.jurisdictions, chain)],
+        )
+
+    return kb.memo(f"prescriptions.rules:{jurisdiction}", build)
+
+
 def check_prescriptions(ctx: ClinicalContext) -> list[Alert]:
     kb = ctx.kb
-    ck = knowledge(kb)
     jurisdiction = settings(ctx).rx_jurisdiction
-    chain = jurisdiction_chain(kb, jurisdiction)
-    system = chain[0].schedule_system
-    identifiers = [r for r in ck.prescriptions.identifiers if r.status == "active" and _applies(r.jurisdictions, chain)]
-    limits = [r for r in ck.prescriptions.limits if r.status == "active" and _applies(r.jurisdictions, chain)]
+    rules = jurisdiction_rules(kb, jurisdiction)
+    system = rules.chain[0].schedule_system
+    identifiers, limits = rules.identifiers, rules.limits
     alerts: list[Alert] = []
     for order in ctx.orders:
         if not order.resolution.known:

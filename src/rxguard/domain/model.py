@@ -77,12 +77,21 @@ class Concept:
     text: str | None = None
 
     def codes(self, system_suffix: str) -> tuple[str, ...]:
-        return tuple(c.code for c in self.codings if c.system.rstrip("/").endswith(system_suffix))
+        return tuple([c.code for c in self.codings if c.system.rstrip("/").endswith(system_suffix)])
 
     def all_text(self) -> tuple[str, ...]:
         texts = [self.text] if self.text else []
-        texts.extend(c.display for c in self.codings if c.display)
+        texts.extend([c.display for c in self.codings if c.display])
         return tuple(texts)
+
+    def first_text(self) -> str | None:
+        """all_text()[0], or None when there is no text (without building the tuple)."""
+        if self.text:
+            return self.text
+        for coding in self.codings:
+            if coding.display:
+                return coding.display
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +124,7 @@ class MedicationEntry:
 
     @property
     def name(self) -> str:
-        texts = self.concept.all_text()
-        return texts[0] if texts else f"medication {self.id}"
+        return self.concept.first_text() or f"medication {self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,4 +285,7 @@ class Alert:
     @property
     def key(self) -> tuple[str, tuple[str, ...]]:
         """Identity for de-duplication: one card per code and set of implicated medicines."""
-        return (self.code, tuple(sorted(self.medications)))
+        meds = self.medications
+        if len(meds) > 1 or not isinstance(meds, tuple):  # one medicine (most alerts) is already in order
+            meds = tuple(sorted(meds))
+        return (self.code, meds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 MASS_TO_MG: dict[str, float] = {
     "mg": 1.0,
@@ -90,8 +91,31 @@ def presentation_unit(unit: str) -> str | None:
 
 
 def volume_in_ml(value: float, unit: str) -> float | None:
-    factor = VOLUME_TO_ML.get(normalise_unit(unit))
+    factor = _volume_factor(unit)
     return None if factor is None else value * factor
+
+
+@lru_cache(maxsize=4096)
+def _volume_factor(unit: str) -> float | None:
+    return VOLUME_TO_ML.get(normalise_unit(unit))
+
+
+class UnitReading(NamedTuple):
+    """Every way a dose unit can be read, worked out once per unit text (see read_unit)."""
+
+    normalised: str
+    mg: float | None  # mg in one of the unit (a mass), as mass_in_mg
+    mg_per_h: float | None  # mg per hour in one of the unit (a delivery rate), as rate_in_ug_per_h / 1000
+    presentation: str | None  # the product unit it counts ('tablet'), as presentation_unit
+    ml: float | None  # mL in one of the unit (a volume), as volume_in_ml
+
+
+@lru_cache(maxsize=4096)
+def read_unit(unit: str) -> UnitReading:
+    """The unit as a mass, a rate, a product unit and a volume at once (a dose is read one way or another)."""
+    return UnitReading(
+        normalise_unit(unit), _mass_factor(unit), _rate_factor(unit), presentation_unit(unit), _volume_factor(unit)
+    )
 
 
 def weight_in_kg(value: float, unit: str) -> float | None:
@@ -106,11 +130,17 @@ def period_in_days(value: float, unit: str) -> float | None:
 
 def rate_in_ug_per_h(value: float, unit: str) -> float | None:
     """Transdermal delivery rates: 'ug/h', 'mcg/h', 'mcg/hr', 'mg/h' to micrograms per hour."""
+    factor = _rate_factor(unit)
+    return None if factor is None else value * factor * 1000.0
+
+
+@lru_cache(maxsize=4096)
+def _rate_factor(unit: str) -> float | None:
+    """mg per hour for one of `unit` (a mass per hour), else None."""
     text = normalise_unit(unit).replace("hr", "h").replace(" ", "")
     if "/" not in text:
         return None
     mass, per = text.split("/", 1)
     if per not in {"h", "1h"}:
         return None
-    mg = mass_in_mg(value, mass)
-    return None if mg is None else mg * 1000.0
+    return _mass_factor(mass)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from rxguard.domain.model import SourceRef
+from rxguard.domain.model import Concept, SourceRef
 from rxguard.knowledge import schema as s
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,6 +67,7 @@ class KnowledgeBase:
     duplication_index: dict[frozenset[str], s.DuplicationClass] = field(default_factory=dict)
     _expanded: dict[int, frozenset[str]] = field(default_factory=dict, repr=False)
     _text_conditions: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _concept_measures: dict[Concept, str | None] = field(default_factory=dict, repr=False)
     _cited: dict[int, tuple[SourceRef, ...]] = field(default_factory=dict, repr=False)
     build_problems: list[str] = field(default_factory=list)
     extensions: dict[str, BaseModel] = field(default_factory=dict)
@@ -219,9 +220,11 @@ class KnowledgeBase:
 
     def memo(self, key: str, factory: Callable[[], T]) -> T:
         """An index a feature builds once per knowledge base."""
-        if key not in self._memo:
-            self._memo[key] = factory()
-        return self._memo[key]  # type: ignore[no-any-return]
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._memo[key] = factory()
+            return value
 
     def all_rules(self) -> Iterable[s.Rule]:
         for extension in self.extensions.values():
@@ -263,6 +266,20 @@ class KnowledgeBase:
         if len(self._text_conditions) < 100_000:
             self._text_conditions[text] = result
         return result
+
+    def measure_of(self, concept: Concept) -> str | None:
+        """The lab measure an observation's code names: its first LOINC code the knowledge base knows.
+
+        Remembered per concept (bounded): the same few codings arrive in every request.
+        """
+        try:
+            return self._concept_measures[concept]
+        except KeyError:
+            pass
+        found = next((self.loinc_measures[c] for c in concept.codes("loinc.org") if c in self.loinc_measures), None)
+        if len(self._concept_measures) < 100_000:
+            self._concept_measures[concept] = found
+        return found
 
     def in_class(self, ingredient: str, class_id: str) -> bool:
         return class_id in self.ingredient_classes.get(ingredient, frozenset())

@@ -71,6 +71,10 @@ class Resolution:
 
     ids: tuple[str, ...] = field(init=False, default=(), compare=False)
     fingerprint: tuple[tuple[str, float | None], ...] = field(init=False, default=(), compare=False)
+    # Per product unit (read-only): mg of each ingredient, ug/h for patches, mg/mL for liquids.
+    unit_mg: dict[str, float] = field(init=False, default_factory=dict, compare=False, repr=False)
+    unit_rate_ug_h: dict[str, float] = field(init=False, default_factory=dict, compare=False, repr=False)
+    unit_mg_per_ml: dict[str, float] = field(init=False, default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Derived once: every check asks for these, many times per screening.
@@ -78,6 +82,17 @@ class Resolution:
         object.__setattr__(
             self, "fingerprint", tuple(sorted((ri.ingredient, ri.strength_mg()) for ri in self.ingredients))
         )
+        for ri in self.ingredients:
+            if ri.strength_value is None or ri.strength_unit is None:
+                continue
+            if ri.strength_unit == "ug/h":
+                self.unit_rate_ug_h[ri.ingredient] = ri.strength_value
+            elif ri.strength_unit == "mg/mL":
+                self.unit_mg_per_ml[ri.ingredient] = ri.strength_value
+            else:
+                value = mass_in_mg(ri.strength_value, ri.strength_unit)
+                if value is not None:
+                    self.unit_mg[ri.ingredient] = value
 
     @property
     def known(self) -> bool:
@@ -219,9 +234,15 @@ class Resolver:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self._cache: dict[tuple[tuple[str, ...], str], Resolution] = {}
+        self._concepts: dict[Concept, Resolution] = {}
         self._allergens: dict[Concept, tuple[frozenset[str], frozenset[str]]] = {}
 
     def resolve(self, concept: Concept) -> Resolution:
+        # Bounded memos of a pure function, keyed by what the concept says (its codes and texts), never by the
+        # request: every order and record naming the same medicine the same way shares the answer.
+        found = self._concepts.get(concept)
+        if found is not None:
+            return found
         codes = concept.codes(RXNORM_SUFFIX)
         text = " ".join(concept.all_text())
         key = (codes, text)
@@ -230,6 +251,8 @@ class Resolver:
             cached = self._resolve(codes, text)
             if len(self._cache) < 100_000:  # bounded: a long-running service sees many free texts
                 self._cache[key] = cached
+        if len(self._concepts) < 100_000:
+            self._concepts[concept] = cached
         return cached
 
     def _resolve(self, codes: tuple[str, ...], text: str) -> Resolution:

@@ -30,7 +30,12 @@ def _jsonable(value: Any) -> Any:
 
 def card_uuid(alert: Alert) -> str:
     """Stable for the same rule, medicines and facts, so feedback and suppression can refer to it."""
-    basis = json.dumps([alert.rule_id, sorted(alert.medications), _jsonable(alert.facts)], sort_keys=True, default=str)
+    return _card_uuid(alert, _jsonable(alert.facts))
+
+
+def _card_uuid(alert: Alert, facts: Any) -> str:
+    """card_uuid() with the alert's facts already made JSON-able (the card needs them too)."""
+    basis = json.dumps([alert.rule_id, sorted(alert.medications), facts], sort_keys=True, default=str)
     return str(uuid.uuid5(CARD_NAMESPACE, basis))
 
 
@@ -52,7 +57,8 @@ def to_card(
 ) -> dict[str, Any]:
     """The card; `ctx` and the raw draft `orders` (by id) let suggestions rewrite the order as sent."""
     reason = REASON_CODES.get(alert.code)
-    uid = card_uuid(alert)
+    facts = _jsonable(alert.facts)  # once: for the uuid and for the card
+    uid = _card_uuid(alert, facts)
     return {
         "uuid": uid,
         "summary": alert.summary,
@@ -74,7 +80,7 @@ def to_card(
                 "severity": alert.severity,
                 "medications": list(alert.medications),
                 "sources": [s.as_dict() for s in alert.sources],
-                "facts": _jsonable(alert.facts),
+                "facts": facts,
             }
         },
         **interactive.render(alert, uid, ctx, orders),

@@ -4,8 +4,10 @@ Input formats: dispensing records as CSV, Parquet or ASAP 4.2; lab results as CS
 Observations. CSV and Parquet use rxguard's column names (see `DISPENSING_COLUMNS`, `LAB_COLUMNS`); extra
 columns are ignored, a missing required column is an input error naming it.
 
-Every row read is either accepted (into the `fills` or `labs` table, typed) or rejected (into `rejects`, with
-its line and every reason found). "Line" is the CSV record number counting the header as line 1 (the physical
+Every row read is either accepted (the views `fills_in` and `labs_in`, typed) or rejected (into the table
+`rejects`, with its line and every reason found). Validation is one vectorised SQL pass that writes only the
+rejected rows; the accepted rows are not copied: the views read the input again, once, when the rules
+materialise what they need. "Line" is the CSV record number counting the header as line 1 (the physical
 line when no field holds a line break), the row number (from 1) in a Parquet file, the line of the DSP segment
 in an ASAP file, the line of an NDJSON file. Dates become integer days since 1970-01-01 (`*_day` columns), so
 the rules do integer arithmetic that is the same on every engine.
@@ -146,8 +148,20 @@ def _quote(label: str, expr: str) -> str:
     return f"'{label} ' || coalesce('''' || left(CAST({expr} AS VARCHAR), 40) || '''', 'missing')"
 
 
-def _stage_dispensing(con: duckdb.DuckDBPyConnection, relation: str, found: dict[str, str], source: str) -> None:
-    """Typed, validated rows of `relation` (which has a `line` column) into staged_fills (with a reason)."""
+def _checks_sql(checks: list[tuple[str, str]]) -> tuple[str, str]:
+    """(ok, reason) SQL from (condition, message) pairs: `ok` is true when no condition holds; `reason` lists
+    the messages of those that do (evaluated only for the rows that are rejected)."""
+    ok = " AND ".join(f"NOT coalesce({cond}, false)" for cond, _ in checks)
+    reason = "concat_ws('; ', " + ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in checks) + ")"
+    return ok, reason
+
+
+def _stage_dispensing(con: duckdb.DuckDBPyConnection, relation: str, found: dict[str, str], source: str) -> int:
+    """Validate the rows of `relation` (which has a `line` column) in one vectorised pass.
+
+    Rejected rows go to `rejects` with every reason found; `fills_in` becomes a view of the typed accepted rows
+    (read again by whoever uses it, so the accepted rows are not copied here). Returns the number rejected.
+    """
     t = {c: _text(c, found) for c in DISPENSING_COLUMNS}
     fill_date = _date("fill_date", found)
     quantity = _number("quantity", found, "DOUBLE")
@@ -155,25 +169,35 @@ def _stage_dispensing(con: duckdb.DuckDBPyConnection, relation: str, found: dict
     refill = _number("refill_number", found, "INTEGER")
     ndc = NDC_SQL.format(v="raw_ndc")
     rxnorm = "CASE WHEN regexp_full_match(raw_rxnorm, '[0-9]{1,10}') THEN raw_rxnorm END"
-    reasons = [
-        "CASE WHEN patient_id IS NULL THEN 'patient_id missing' END",
-        "CASE WHEN prescriber_id IS NULL THEN 'prescriber_id missing' END",
-        "CASE WHEN pharmacy_id IS NULL THEN 'pharmacy_id missing' END",
-        f"CASE WHEN fill_date_v IS NULL THEN {_quote('fill_date', 'raw_fill_date')} || ' is not a date "
-        "(YYYY-MM-DD or YYYYMMDD)' END",
-        "CASE WHEN raw_ndc IS NULL AND raw_rxnorm IS NULL THEN 'no ndc and no rxnorm: the drug is unknown' END",
-        f"CASE WHEN raw_ndc IS NOT NULL AND ndc_v IS NULL THEN {_quote('ndc', 'raw_ndc')} || ' is not an NDC "
-        "(11 digits, or 10 with hyphens 4-4-2, 5-3-2 or 5-4-1)' END",
-        f"CASE WHEN raw_rxnorm IS NOT NULL AND rxnorm_v IS NULL THEN {_quote('rxnorm', 'raw_rxnorm')} || "
-        "' is not an RxNorm code' END",
-        f"CASE WHEN quantity_v IS NULL OR NOT quantity_v > 0 THEN {_quote('quantity', 'raw_quantity')} || "
-        "' is not a positive number' END",
-        f"CASE WHEN days_v IS NULL OR days_v < 1 THEN {_quote('days_supply', 'raw_days_supply')} || "
-        "' is not a positive whole number' END",
-    ]
-    con.execute(
-        f"""CREATE OR REPLACE TABLE staged_fills AS
-        WITH raw AS (
+    ok, reason = _checks_sql(
+        [
+            ("patient_id IS NULL", "'patient_id missing'"),
+            ("prescriber_id IS NULL", "'prescriber_id missing'"),
+            ("pharmacy_id IS NULL", "'pharmacy_id missing'"),
+            (
+                "fill_date_v IS NULL",
+                f"{_quote('fill_date', 'raw_fill_date')} || ' is not a date (YYYY-MM-DD or YYYYMMDD)'",
+            ),
+            ("raw_ndc IS NULL AND raw_rxnorm IS NULL", "'no ndc and no rxnorm: the drug is unknown'"),
+            (
+                "raw_ndc IS NOT NULL AND ndc_v IS NULL",
+                f"{_quote('ndc', 'raw_ndc')} || ' is not an NDC (11 digits, or 10 with hyphens 4-4-2, 5-3-2 or 5-4-1)'",
+            ),
+            (
+                "raw_rxnorm IS NOT NULL AND rxnorm_v IS NULL",
+                f"{_quote('rxnorm', 'raw_rxnorm')} || ' is not an RxNorm code'",
+            ),
+            (
+                "quantity_v IS NULL OR NOT quantity_v > 0",
+                f"{_quote('quantity', 'raw_quantity')} || ' is not a positive number'",
+            ),
+            (
+                "days_v IS NULL OR days_v < 1",
+                f"{_quote('days_supply', 'raw_days_supply')} || ' is not a positive whole number'",
+            ),
+        ]
+    )
+    typed = f"""(WITH raw AS (
           SELECT line,
             {t["patient_id"]} AS patient_id, {t["prescriber_id"]} AS prescriber_id, {t["pharmacy_id"]} AS pharmacy_id,
             {t["ndc"]} AS raw_ndc, {t["rxnorm"]} AS raw_rxnorm, {t["fill_date"]} AS raw_fill_date,
@@ -181,23 +205,27 @@ def _stage_dispensing(con: duckdb.DuckDBPyConnection, relation: str, found: dict
             {fill_date} AS fill_date_v, {quantity} AS quantity_v, {days} AS days_v, {refill} AS refill_v
           FROM {relation}),
         typed AS (SELECT *, {ndc} AS ndc_v, {rxnorm} AS rxnorm_v FROM raw)
+        SELECT *, {ok} AS ok FROM typed)"""
+    row = con.execute(
+        f"""INSERT INTO rejects SELECT {_sql_str(source)}, 'dispensing', line, {reason},
+          concat_ws('|', patient_id, prescriber_id, pharmacy_id, raw_fill_date, raw_ndc, raw_rxnorm, raw_quantity,
+            raw_days_supply, rx_number)
+        FROM {typed} WHERE NOT ok"""
+    ).fetchone()
+    con.execute(
+        f"""CREATE OR REPLACE VIEW fills_in AS
         SELECT line, patient_id, prescriber_id, pharmacy_id,
           CAST(date_diff('day', {EPOCH}, fill_date_v) AS INTEGER) AS fill_day,
           ndc_v AS ndc, rxnorm_v AS rxnorm, quantity_v AS quantity, days_v AS days_supply,
-          refill_v AS refill_number, rx_number,
-          concat_ws('; ', {", ".join(reasons)}) AS reason,
-          CASE WHEN reason <> '' THEN concat_ws('|', patient_id, prescriber_id, pharmacy_id, raw_fill_date, raw_ndc,
-            raw_rxnorm, raw_quantity, raw_days_supply, rx_number) END AS record
-        FROM typed"""
+          refill_v AS refill_number, rx_number
+        FROM {typed} WHERE ok"""
     )
-    con.execute(
-        f"INSERT INTO rejects SELECT {_sql_str(source)}, 'dispensing', line, reason, record "
-        "FROM staged_fills WHERE reason <> ''"
-    )
+    return int(row[0]) if row else 0
 
 
 def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> dict[str, str]:
-    """A temp table of the CSV's rows (all text) with `line`; malformed rows go to rejects with their line."""
+    """A table of the CSV's rows (all text) with `line`, kept for the run (the accepted rows' view reads it);
+    malformed rows are listed in rx_csv_errors (see _csv_errors_to_rejects)."""
     con.execute("DROP TABLE IF EXISTS rx_csv_errors; DROP TABLE IF EXISTS rx_csv_scans")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {name}_rows AS
@@ -215,14 +243,12 @@ def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> dict
               FROM (SELECT DISTINCT CAST(line AS BIGINT) - 1 AS b FROM rx_csv_errors)) GROUP BY key"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {name} AS
+            f"""CREATE OR REPLACE TABLE {name} AS
             SELECT r.* EXCLUDE (_rank), r._rank + coalesce(b.i, 0) + 1 AS line
             FROM {name}_rows r ASOF LEFT JOIN rx_bad b ON r._rank > b.key"""
         )
     else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * EXCLUDE (_rank), _rank + 1 AS line FROM {name}_rows"
-        )
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * EXCLUDE (_rank), _rank + 1 AS line FROM {name}_rows")
     con.execute(f"DROP TABLE {name}_rows")
     return _columns(con, name)
 
@@ -240,43 +266,48 @@ def _csv_errors_to_rejects(con: duckdb.DuckDBPyConnection, source: str, kind: st
     return count
 
 
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
 def load_dispensing(con: duckdb.DuckDBPyConnection, path: Path, fmt: str = "auto") -> IngestStats:
-    """Read `path` into `staged_fills`; accepted rows are those with an empty reason (view `fills_in`)."""
+    """Validate `path` (bad rows into `rejects`); view `fills_in` holds the typed accepted rows."""
     create_reject_table(con)
     fmt = detect_format(path, "dispensing") if fmt == "auto" else fmt
     source = path.name
     stats = IngestStats(source=source, kind="dispensing", format=fmt)
     malformed = 0
     if fmt == "csv":
-        found = _csv_relation(con, path, "rx_src")
+        found = _csv_relation(con, path, "rx_fills_src")
         found.pop("line", None)
         _check_columns(found, DISPENSING_REQUIRED, source, "ndc-or-rxnorm")
         malformed = _csv_errors_to_rejects(con, source, "dispensing")
-        _stage_dispensing(con, "rx_src", found, source)
-        con.execute("DROP TABLE rx_src")
+        relation = "rx_fills_src"
     elif fmt == "parquet":
         rel = f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
         found = _columns(con, f"(SELECT * FROM {rel})")
         found.pop("file_row_number", None)
         _check_columns(found, DISPENSING_REQUIRED, source, "ndc-or-rxnorm")
         found["__typed__"] = "yes"
-        _stage_dispensing(con, f"(SELECT *, file_row_number + 1 AS line FROM {rel})", found, source)
+        relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS line FROM {rel})"
     elif fmt == "asap":
-        malformed = _load_asap(con, path, source, stats)
+        malformed, found = _load_asap(con, path, source, stats)
+        relation = "rx_fills_src"
     else:
         raise InputError("--format", fmt, "dispensing records must be csv, parquet or asap")
-    con.execute(
-        "CREATE OR REPLACE VIEW fills_in AS SELECT * EXCLUDE (reason, record) FROM staged_fills WHERE reason = ''"
-    )
-    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE reason <> '') FROM staged_fills").fetchone()
-    assert counts is not None  # noqa: S101 - an aggregate always returns a row
-    stats.read = int(counts[0]) + malformed
-    stats.rejected = int(counts[1]) + malformed
+    rejected = _stage_dispensing(con, relation, found, source)
+    stats.read = _count(con, relation) + malformed
+    stats.rejected = rejected + malformed
     stats.accepted = stats.read - stats.rejected
     return stats
 
 
-def _load_asap(con: duckdb.DuckDBPyConnection, path: Path, source: str, stats: IngestStats) -> int:
+def _load_asap(
+    con: duckdb.DuckDBPyConnection, path: Path, source: str, stats: IngestStats
+) -> tuple[int, dict[str, str]]:
+    """Parse an ASAP file into table `rx_fills_src` (with `line`); its rejects and structural problems go to
+    `rejects`. Returns (records rejected by the parser, the table's columns)."""
     import pyarrow as pa
 
     from rxguard.adapters.surveillance.asap import RECORD_FIELDS, read_asap
@@ -291,10 +322,10 @@ def _load_asap(con: duckdb.DuckDBPyConnection, path: Path, source: str, stats: I
     columns["line"] = pa.array(parsed.lines, pa.int64())
     table = pa.table(columns)
     con.register("rx_asap_records", table)
-    found = _columns(con, "rx_asap_records")
-    found.pop("line", None)
-    _stage_dispensing(con, "rx_asap_records", found, source)
+    con.execute("CREATE OR REPLACE TABLE rx_fills_src AS SELECT * FROM rx_asap_records")
     con.unregister("rx_asap_records")
+    found = _columns(con, "rx_fills_src")
+    found.pop("line", None)
     rows = [(r, "dispensing") for r in parsed.rejects] + [(r, "dispensing-file") for r in parsed.problems]
     if rows:
         rejects = pa.table(
@@ -311,39 +342,46 @@ def _load_asap(con: duckdb.DuckDBPyConnection, path: Path, source: str, stats: I
         con.unregister("rx_asap_rejects")
     for line, reason, _ in parsed.problems:
         stats.warnings.append(f"line {line}: {reason}" if line else reason)
-    return len(parsed.rejects)
+    return len(parsed.rejects), found
 
 
 # --- labs --------------------------------------------------------------------------------------------------
 
 
-def _stage_labs(con: duckdb.DuckDBPyConnection, relation: str, found: dict[str, str], source: str) -> None:
+def _stage_labs(con: duckdb.DuckDBPyConnection, relation: str, found: dict[str, str], source: str) -> int:
+    """As _stage_dispensing, for lab results: rejects into `rejects`, the accepted rows as the view
+    `labs_in` (with the measure each LOINC code maps to, from table rx_loinc). Returns the number rejected."""
     t = {c: _text(c, found) for c in LAB_COLUMNS}
     test_date = _date("test_date", found)
     value = _number("value", found, "DOUBLE")
-    reasons = [
-        "CASE WHEN patient_id IS NULL THEN 'patient_id missing' END",
-        f"CASE WHEN date_v IS NULL THEN {_quote('test_date', 'raw_date')} || ' is not a date' END",
-        "CASE WHEN NOT coalesce(regexp_full_match(loinc, '[0-9]{1,7}-[0-9]'), false) THEN "
-        f"{_quote('loinc', 'loinc')} || ' is not a LOINC code' END",
-        f"CASE WHEN raw_value IS NOT NULL AND value_v IS NULL THEN {_quote('value', 'raw_value')} || "
-        "' is not a number' END",
-    ]
-    con.execute(
-        f"""CREATE OR REPLACE TABLE staged_labs_part AS
-        WITH typed AS (
+    ok, reason = _checks_sql(
+        [
+            ("patient_id IS NULL", "'patient_id missing'"),
+            ("date_v IS NULL", f"{_quote('test_date', 'raw_date')} || ' is not a date'"),
+            (
+                "NOT coalesce(regexp_full_match(loinc, '[0-9]{1,7}-[0-9]'), false)",
+                f"{_quote('loinc', 'loinc')} || ' is not a LOINC code'",
+            ),
+            ("raw_value IS NOT NULL AND value_v IS NULL", f"{_quote('value', 'raw_value')} || ' is not a number'"),
+        ]
+    )
+    typed = f"""(WITH typed AS (
           SELECT line, {t["patient_id"]} AS patient_id, {t["test_date"]} AS raw_date, {test_date} AS date_v,
             {t["loinc"]} AS loinc, {t["value"]} AS raw_value, {value} AS value_v, {t["unit"]} AS unit
           FROM {relation})
-        SELECT line, patient_id, CAST(date_diff('day', {EPOCH}, date_v) AS INTEGER) AS test_day, loinc,
-          value_v AS value, unit, concat_ws('|', patient_id, raw_date, loinc, raw_value, unit) AS record,
-          concat_ws('; ', {", ".join(reasons)}) AS reason
-        FROM typed"""
-    )
+        SELECT *, {ok} AS ok FROM typed)"""
+    row = con.execute(
+        f"""INSERT INTO rejects SELECT {_sql_str(source)}, 'labs', line, {reason},
+          concat_ws('|', patient_id, raw_date, loinc, raw_value, unit)
+        FROM {typed} WHERE NOT ok"""
+    ).fetchone()
     con.execute(
-        f"INSERT INTO rejects SELECT {_sql_str(source)}, 'labs', line, reason, record "
-        "FROM staged_labs_part WHERE reason <> ''"
+        f"""CREATE OR REPLACE VIEW labs_in AS
+        SELECT s.line, s.patient_id, CAST(date_diff('day', {EPOCH}, s.date_v) AS INTEGER) AS test_day, s.loinc,
+          m.measure, s.value_v AS value, s.unit
+        FROM {typed} s LEFT JOIN rx_loinc m USING (loinc) WHERE s.ok"""
     )
+    return int(row[0]) if row else 0
 
 
 def _fhir_observations(path: Path) -> tuple[dict[str, list[Any]], list[tuple[int, str, str]]]:
@@ -388,55 +426,49 @@ def _fhir_observations(path: Path) -> tuple[dict[str, list[Any]], list[tuple[int
 def load_labs(
     con: duckdb.DuckDBPyConnection, path: Path, loinc_measures: dict[str, str], fmt: str = "auto"
 ) -> IngestStats:
-    """Read lab results into `labs_in` (patient_id, test_day, loinc, measure, value, unit, line)."""
+    """Validate lab results; view `labs_in` (line, patient_id, test_day, loinc, measure, value, unit) holds the
+    accepted ones."""
     create_reject_table(con)
     fmt = detect_format(path, "labs") if fmt == "auto" else fmt
     source = path.name
     stats = IngestStats(source=source, kind="labs", format=fmt)
+    con.execute("CREATE OR REPLACE TABLE rx_loinc (loinc VARCHAR, measure VARCHAR)")
+    measures = [(code, measure) for code, measure in loinc_measures.items()]
+    if measures:
+        con.executemany("INSERT INTO rx_loinc VALUES (?, ?)", measures)
     malformed = 0
     if fmt == "csv":
-        found = _csv_relation(con, path, "rx_lab_src")
+        found = _csv_relation(con, path, "rx_labs_src")
         found.pop("line", None)
         _check_columns(found, LAB_REQUIRED, source)
         malformed = _csv_errors_to_rejects(con, source, "labs")
-        _stage_labs(con, "rx_lab_src", found, source)
-        con.execute("DROP TABLE rx_lab_src")
+        relation = "rx_labs_src"
     elif fmt == "parquet":
         rel = f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
         found = _columns(con, f"(SELECT * FROM {rel})")
         found.pop("file_row_number", None)
         _check_columns(found, LAB_REQUIRED, source)
-        _stage_labs(con, f"(SELECT *, file_row_number + 1 AS line FROM {rel})", found, source)
+        relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS line FROM {rel})"
     elif fmt == "ndjson":
         import pyarrow as pa
 
         rows, rejects = _fhir_observations(path)
         table = pa.table({k: pa.array(v, pa.int64() if k == "line" else pa.string()) for k, v in rows.items()})
         con.register("rx_fhir_labs", table)
-        found = _columns(con, "rx_fhir_labs")
-        found.pop("line", None)
-        _stage_labs(con, "rx_fhir_labs", found, source)
+        con.execute("CREATE OR REPLACE TABLE rx_labs_src AS SELECT * FROM rx_fhir_labs")
         con.unregister("rx_fhir_labs")
+        found = _columns(con, "rx_labs_src")
+        found.pop("line", None)
         for line, reason, text in rejects:
             con.execute("INSERT INTO rejects VALUES (?, 'labs', ?, ?, ?)", [source, line, reason, text])
         malformed = len(rejects)
+        relation = "rx_labs_src"
     else:
         raise InputError("--labs-format", fmt, "lab results must be csv, parquet or ndjson")
-    measures = [(code, measure) for code, measure in loinc_measures.items()]
-    con.execute("CREATE OR REPLACE TEMP TABLE rx_loinc (loinc VARCHAR, measure VARCHAR)")
-    if measures:
-        con.executemany("INSERT INTO rx_loinc VALUES (?, ?)", measures)
-    con.execute(
-        """CREATE OR REPLACE TABLE labs_in AS
-        SELECT s.line, s.patient_id, s.test_day, s.loinc, m.measure, s.value, s.unit
-        FROM staged_labs_part s LEFT JOIN rx_loinc m USING (loinc) WHERE s.reason = ''"""
-    )
-    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE reason <> '') FROM staged_labs_part").fetchone()
-    assert counts is not None  # noqa: S101 - an aggregate always returns a row
-    stats.read = int(counts[0]) + malformed
-    stats.rejected = int(counts[1]) + malformed
+    rejected = _stage_labs(con, relation, found, source)
+    stats.read = _count(con, relation) + malformed
+    stats.rejected = rejected + malformed
     stats.accepted = stats.read - stats.rejected
-    con.execute("DROP TABLE staged_labs_part")
     return stats
 
 

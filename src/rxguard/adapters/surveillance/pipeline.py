@@ -9,6 +9,7 @@ on both (rules.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -313,18 +314,21 @@ def surveil(
             say("reading lab results", 0.15)
             inputs.append(load_labs(raw, labs, dict(kb.loinc_measures), labs_format))
         lap("read and validate")
-        as_of = overrides.as_of or _max_fill_date(raw)
-        as_of_day = (as_of - EPOCH).days
-        settings = resolve_settings(kb, factor_set, overrides, as_of_day, labs is not None)
+        # The as-of day (default: the last accepted fill) is set once the fills are prepared (see below).
+        settings = resolve_settings(kb, factor_set, overrides, 0, labs is not None)
         drugs = pa.table(drug_table(kb, settings.factor_set))
         exported = export_controlled(raw, drugs, export_asap) if export_asap is not None else None
         say(f"identifying drugs (NDC table: {ndc_table().version})", 0.2)
         with engine_tables(engine, raw, drugs, labs is not None, spark, work) as t:
             lap("engine setup")
             fills = t.cache(r.prepare_fills(t.fills, t.drugs, settings.rules))
-            totals = _totals(fills)
+            totals, last_day = _totals(fills)
+            as_of = overrides.as_of or (
+                EPOCH + dt.timedelta(days=last_day) if last_day is not None else dt.date.today()
+            )
+            settings.rules = dataclasses.replace(settings.rules, as_of_day=(as_of - EPOCH).days)
             lap("identify drugs and MME")
-            seg = t.cache(r.coverage_segments(fills))
+            seg = t.cache(r.mme_segments(fills))
             parts = []
             rule_list = r.all_flags(fills, seg, t.labs, settings.rules, t.cache)
             for i, (name, build) in enumerate(rule_list):
@@ -398,29 +402,22 @@ def export_controlled(raw: Any, drugs: pa.Table, path: Path) -> int:
     )
 
 
-def _max_fill_date(raw: Any) -> dt.date:
-    row = raw.execute("SELECT max(fill_day) FROM fills_in").fetchone()
-    if not row or row[0] is None:
-        return dt.date.today()
-    return EPOCH + dt.timedelta(days=int(row[0]))
-
-
-def _totals(fills: ir.Table) -> dict[str, int]:
-    import ibis
-
+def _totals(fills: ir.Table) -> tuple[dict[str, int], int | None]:
+    """Counts of the accepted fills for the report, and the last fill day (None when there is none)."""
     agg = fills.aggregate(
         accepted=fills.count(),
-        identified=fills.ingredient.notnull().sum(),
-        opioid=(fills.drug_class == "opioid").sum(),
-        opioid_converted=((fills.drug_class == "opioid") & fills.mme_milli.notnull()).sum(),
-        benzodiazepine=(fills.drug_class == "benzodiazepine").sum(),
-        thiopurine=(fills.drug_class == "thiopurine").sum(),
-        controlled=fills.dea_schedule.isin(["II", "III", "IV", "V"]).sum(),
+        identified=fills.ingredient_key.notnull().sum(),
+        opioid=fills.is_opioid.sum(),
+        opioid_converted=(fills.is_opioid & fills.mme_milli.notnull()).sum(),
+        benzodiazepine=fills.is_benzodiazepine.sum(),
+        thiopurine=fills.is_thiopurine.sum(),
+        controlled=fills.is_controlled.sum(),
         patients=fills.patient_id.nunique(),
+        last_day=fills.fill_day.max(),
     ).to_pyarrow()
     row = {k: agg.column(k)[0].as_py() for k in agg.column_names}
-    del ibis
-    return {k: int(v or 0) for k, v in row.items()}
+    last = row.pop("last_day")
+    return {k: int(v or 0) for k, v in row.items()}, None if last is None else int(last)
 
 
 def _histogram(seg: ir.Table) -> list[tuple[int, int]]:
@@ -443,7 +440,7 @@ def _top_prescribers(fills: ir.Table, flags: pa.Table, n: int = 10) -> list[tupl
     if len(patients) == 0:
         return []
     flagged = ibis.memtable(pa.table({"flagged_patient": patients}))
-    c = fills.filter(fills.dea_schedule.isin(["II", "III", "IV", "V"]) | (fills.drug_class == "thiopurine"))
+    c = fills.filter(fills.is_controlled | fills.is_thiopurine)
     j = c.join(flagged, c.patient_id == flagged.flagged_patient)
     top = (
         j.group_by("prescriber_id")

@@ -35,6 +35,7 @@ FLAG_COLUMNS = (
     "pharmacies",
 )
 MILLI = 1000
+CONTROLLED = ("II", "III", "IV", "V")  # DEA schedules
 Cache = Callable[[ir.Table], ir.Table]
 
 
@@ -83,13 +84,23 @@ class RuleSettings:
 
 
 def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings) -> ir.Table:
-    """Accepted fills joined to the drug table, with milli-MME per day for opioid fills that have a factor."""
+    """Accepted fills joined to the drug table, with milli-MME per day for opioid fills that have a factor.
+
+    Each fill's class and subsets are worked out here once, as booleans (`is_opioid`, `is_benzodiazepine`,
+    `is_thiopurine`, `is_controlled`: DEA schedule II-V, `in_mpe` and `in_early_refill`: the fills those rules
+    look at), and its ingredient as a number (`ingredient_key`, None when the drug is not identified), so the
+    table the rules read again and again holds no repeated text but the patient, prescriber and pharmacy.
+    """
     key = ibis.ifelse(fills.ndc.notnull(), fills.ndc, "rx:" + fills.rxnorm)
     f = fills.mutate(drug_key=key)
     d = drugs.mutate(
         drug_key=ibis.ifelse(drugs.code_system == "ndc", drugs.code, "rx:" + drugs.code),
+        ingredient_key=ibis.ifelse(
+            drugs.ingredient.notnull(), ibis.dense_rank().over(order_by=drugs.ingredient), ibis.null("int64")
+        ).cast("int64"),
     ).select(
         "drug_key",
+        "ingredient_key",
         "ingredient",
         "drug_class",
         "dea_schedule",
@@ -124,6 +135,7 @@ def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings) -> ir.Table
     )
     day = j.fill_day.cast("int64")
     supply = j.days_supply.cast("int64")
+    controlled = j.dea_schedule.isin(list(CONTROLLED)).fill_null(False)
     return j.select(
         record_id=j.line.cast("int64"),
         patient_id=j.patient_id,
@@ -132,12 +144,23 @@ def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings) -> ir.Table
         fill_day=day,
         days_supply=supply,
         fill_end=day + supply,
-        ingredient=j.ingredient,
-        drug_class=j.drug_class,
-        dea_schedule=j.dea_schedule,
+        ingredient_key=j.ingredient_key,
+        is_opioid=(j.drug_class == "opioid").fill_null(False),
+        is_benzodiazepine=(j.drug_class == "benzodiazepine").fill_null(False),
+        is_thiopurine=(j.drug_class == "thiopurine").fill_null(False),
+        is_controlled=controlled,
+        in_mpe=_subset(j, controlled, s.mpe_ingredients),
+        in_early_refill=_subset(j, controlled, s.early_refill_ingredients) & j.ingredient.notnull(),
         mme_milli=mme_milli,
         mme_end=day + mme_days,
     )
+
+
+def _subset(j: ir.Table, controlled: ir.BooleanValue, ingredients: frozenset[str] | None) -> ir.BooleanValue:
+    """The fills a rule looks at: those of the ingredients listed, or (no list) every controlled substance."""
+    if ingredients is None:
+        return controlled
+    return j.ingredient.isin(sorted(ingredients)).fill_null(False)
 
 
 def _flag(
@@ -174,43 +197,49 @@ def _evidence_at(subset: ir.Table, anchors: ir.Table, start: str, end: str) -> i
     )
 
 
-# --- daily MME and opioid + benzodiazepine overlap (one sweep) ---------------------------------------------
+# --- daily MME and opioid + benzodiazepine overlap (sweeps) -----------------------------------------------
 
 
-def coverage_segments(f: ir.Table) -> ir.Table:
-    """Per patient, maximal runs of days with a constant total MME, opioid count and benzodiazepine count.
+def _sweep(events: ir.Table, deltas: tuple[str, ...]) -> ir.Table:
+    """Per patient, the runs of days between consecutive event days, with the running sum of each delta.
 
-    Columns: patient_id, day, next_day, mme (milli-MME/day), n_opioid, n_benzo.
+    `events` has patient_id, day and the delta columns (+x where something starts, -x where it ends). The sum
+    over a range frame counts every event of the day at once, so no per-day aggregation is needed; of the rows
+    of one day only the one whose next event falls on a later day is kept (the others would be empty runs).
+    Columns: patient_id, day, next_day (None after the last event), one running sum per delta.
     """
-    op = f.filter(f.drug_class == "opioid")
-    bz = f.filter(f.drug_class == "benzodiazepine")
-    zero = ibis.literal(0, "int64")
-    mme = op.mme_milli.fill_null(0)
-    events = ibis.union(
-        op.select("patient_id", day=op.fill_day, d_mme=mme, d_op=ibis.literal(1, "int64"), d_bz=zero),
-        op.select("patient_id", day=op.mme_end, d_mme=-mme, d_op=zero, d_bz=zero),
-        op.select("patient_id", day=op.fill_end, d_mme=zero, d_op=ibis.literal(-1, "int64"), d_bz=zero),
-        bz.select("patient_id", day=bz.fill_day, d_mme=zero, d_op=zero, d_bz=ibis.literal(1, "int64")),
-        bz.select("patient_id", day=bz.fill_end, d_mme=zero, d_op=zero, d_bz=ibis.literal(-1, "int64")),
-        distinct=False,
-    )
-    per_day = events.group_by("patient_id", "day").aggregate(
-        d_mme=events.d_mme.sum(), d_op=events.d_op.sum(), d_bz=events.d_bz.sum()
-    )
-    running = ibis.cumulative_window(group_by="patient_id", order_by="day")
     ordered = ibis.window(group_by="patient_id", order_by="day")
-    return per_day.select(
+    upto_today = ibis.window(group_by="patient_id", order_by="day", range=(None, 0))
+    runs = events.select(
         "patient_id",
         "day",
-        next_day=per_day.day.lead().over(ordered),
-        mme=per_day.d_mme.sum().over(running),
-        n_opioid=per_day.d_op.sum().over(running),
-        n_benzo=per_day.d_bz.sum().over(running),
+        next_day=events.day.lead().over(ordered),
+        **{d: events[d].sum().over(upto_today) for d in deltas},
     )
+    return runs.filter(runs.next_day.isnull() | (runs.next_day > runs.day))
+
+
+def mme_segments(f: ir.Table) -> ir.Table:
+    """Per patient, runs of days with a constant total MME of current opioid supplies, where it is above 0.
+
+    Columns: patient_id, day, next_day (the run is day .. next_day - 1), mme (milli-MME/day). Only the opioid
+    fills with an MME (> 0) take part; the others would add 0 and only split runs.
+    """
+    op = f.filter(f.is_opioid & (f.mme_milli > 0))
+    events = ibis.union(
+        op.select("patient_id", day=op.fill_day, mme=op.mme_milli),
+        op.select("patient_id", day=op.mme_end, mme=-op.mme_milli),
+        distinct=False,
+    )
+    runs = _sweep(events, ("mme",))
+    return runs.filter(runs.next_day.notnull() & (runs.mme > 0))
 
 
 def mme_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
-    """mme-50 / mme-90: patients with at least one day at or above the caution / high daily MME."""
+    """mme-50 / mme-90: patients with at least one day at or above the caution / high daily MME.
+
+    `seg` is mme_segments(f).
+    """
     live = seg.filter(seg.next_day.notnull() & (seg.mme > 0))
     length = live.next_day - live.day
     stats = live.group_by("patient_id").aggregate(
@@ -225,7 +254,7 @@ def mme_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep)
     flagged = cache(stats.filter(stats.days_caution > 0))
     peak = live.join(flagged.select("patient_id", "max_mme"), "patient_id").filter(lambda r: r.mme == r.max_mme)
     anchors = peak.group_by("patient_id").aggregate(anchor_day=peak.day.min())
-    op = f.filter((f.drug_class == "opioid") & f.mme_milli.notnull())
+    op = f.filter(f.is_opioid & f.mme_milli.notnull())
     ev = _evidence_at(op, anchors, "fill_day", "mme_end")
     both = flagged.join(ev, "patient_id")
     caution = _flag(
@@ -254,15 +283,34 @@ def mme_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep)
     return ibis.union(high, caution, distinct=False)
 
 
-def overlap_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
-    """opioid-benzodiazepine: days on which an opioid and a benzodiazepine supply were both current."""
-    both = seg.filter(seg.next_day.notnull() & (seg.n_opioid > 0) & (seg.n_benzo > 0))
+def overlap_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
+    """opioid-benzodiazepine: days on which an opioid and a benzodiazepine supply were both current.
+
+    Only patients with both an opioid and a benzodiazepine fill can have such a day: the sweep runs on theirs.
+    """
+    op = f.filter(f.is_opioid)
+    bz = f.filter(f.is_benzodiazepine)
+    cols = ("patient_id", "prescriber_id", "pharmacy_id", "record_id", "fill_day", "fill_end")
+    subset = cache(
+        ibis.union(
+            op.semi_join(bz.select("patient_id"), "patient_id").select(*cols, is_opioid=ibis.literal(1, "int64")),
+            bz.semi_join(op.select("patient_id"), "patient_id").select(*cols, is_opioid=ibis.literal(0, "int64")),
+            distinct=False,
+        )
+    )
+    n_bz = 1 - subset.is_opioid
+    events = ibis.union(
+        subset.select("patient_id", day=subset.fill_day, n_op=subset.is_opioid, n_bz=n_bz),
+        subset.select("patient_id", day=subset.fill_end, n_op=-subset.is_opioid, n_bz=-n_bz),
+        distinct=False,
+    )
+    runs = _sweep(events, ("n_op", "n_bz"))
+    both = runs.filter(runs.next_day.notnull() & (runs.n_op > 0) & (runs.n_bz > 0))
     stats = both.group_by("patient_id").aggregate(
         days=(both.next_day - both.day).sum(), first_day=both.day.min(), last_day=(both.next_day - 1).max()
     )
     flagged = cache(stats.filter(stats.days >= s.overlap_min_days))
     anchors = flagged.select("patient_id", anchor_day=flagged.first_day)
-    subset = f.filter(f.drug_class.isin(["opioid", "benzodiazepine"]))
     ev = _evidence_at(subset, anchors, "fill_day", "fill_end")
     j = flagged.join(ev, "patient_id")
     return _flag(
@@ -277,12 +325,6 @@ def daily_mme(seg: ir.Table) -> ir.Table:
 
 
 # --- multiple-provider episodes ----------------------------------------------------------------------------
-
-
-def _controlled(f: ir.Table, ingredients: frozenset[str] | None) -> ir.Table:
-    if ingredients is not None:
-        return f.filter(f.ingredient.isin(sorted(ingredients)))
-    return f.filter(f.dea_schedule.isin(["II", "III", "IV", "V"]))
 
 
 def _activity_events(f: ir.Table, who: str, window: int, column: str) -> ir.Table:
@@ -308,12 +350,19 @@ def multiple_provider_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) 
 
     As the point-of-sale check counts it (checks/history.py): on day d, the fills from d - T to d inclusive.
     """
-    c = _controlled(f, s.mpe_ingredients)
-    # Only patients with at least N prescribers and M pharmacies over the whole period can have an episode: a
-    # cheap aggregate keeps the windowed work to those few.
-    totals = c.group_by("patient_id").aggregate(n_presc=c.prescriber_id.nunique(), n_pharm=c.pharmacy_id.nunique())
-    candidates = totals.filter((totals.n_presc >= s.mpe_prescribers) & (totals.n_pharm >= s.mpe_pharmacies)).select(
-        "patient_id"
+    # Only patients with at least N prescribers and M pharmacies over the whole period can have an episode, and
+    # those have at least max(N, M) fills: a count (cheap) and then the distinct counts (on the few left) keep
+    # the windowed work to the candidates.
+    counts = f.filter(f.in_mpe).group_by("patient_id").aggregate(n=ibis._.count())
+    enough = counts.filter(counts.n >= max(s.mpe_prescribers, s.mpe_pharmacies)).select("patient_id")
+    c = f.select("patient_id", "prescriber_id", "pharmacy_id", "fill_day", "record_id", "in_mpe")
+    c = c.filter(c.in_mpe).drop("in_mpe")
+    some = c.semi_join(enough, "patient_id")
+    totals = some.group_by("patient_id").aggregate(
+        n_presc=some.prescriber_id.nunique(), n_pharm=some.pharmacy_id.nunique()
+    )
+    candidates = cache(
+        totals.filter((totals.n_presc >= s.mpe_prescribers) & (totals.n_pharm >= s.mpe_pharmacies)).select("patient_id")
     )
     c = cache(c.semi_join(candidates, "patient_id"))
     window = s.mpe_window_days + 1  # days d - T .. d
@@ -371,8 +420,8 @@ def multiple_provider_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) 
 
 def early_refill_flags(f: ir.Table, s: RuleSettings) -> ir.Table:
     """early-refill: a fill of the same ingredient before `share` of the previous fill's days supply elapsed."""
-    c = _controlled(f, s.early_refill_ingredients).filter(lambda t: t.ingredient.notnull())
-    w = ibis.window(group_by=["patient_id", "ingredient"], order_by=["fill_day", "record_id"])
+    c = f.filter(f.in_early_refill).select("patient_id", "ingredient_key", "fill_day", "record_id", "days_supply")
+    w = ibis.window(group_by=["patient_id", "ingredient_key"], order_by=["fill_day", "record_id"])
     t = c.select(
         "patient_id",
         "fill_day",
@@ -390,9 +439,10 @@ def early_refill_flags(f: ir.Table, s: RuleSettings) -> ir.Table:
         prev_records=early.prev_record.collect(),
     )
     flagged = stats.filter(stats.n_early >= s.early_refill_min)
-    # Prescribers and pharmacies of the early fills and of the fills they came too soon after.
-    involved = flagged.select("patient_id", record_id=flagged.records.concat(flagged.prev_records).unnest())
-    who = c.join(involved, ["patient_id", "record_id"])
+    # Prescribers and pharmacies of the early fills and of the fills they came too soon after (a record id is
+    # one input line: the fills are looked up by it alone, so the windowed table is not read twice).
+    involved = flagged.select(record_id=flagged.records.concat(flagged.prev_records).unnest())
+    who = f.select("patient_id", "record_id", "prescriber_id", "pharmacy_id").join(involved, "record_id")
     people = who.group_by("patient_id").aggregate(
         evidence=who.record_id.collect().unique().sort(),
         prescribers=who.prescriber_id.collect().unique().sort(),
@@ -410,22 +460,18 @@ def early_refill_flags(f: ir.Table, s: RuleSettings) -> ir.Table:
 def episodes(f: ir.Table, gap_days: int) -> ir.Table:
     """Fills numbered into episodes: a new episode starts when a fill comes more than `gap_days` after every
     earlier supply of the patient's subset has run out. Adds `episode` (1, 2, ...) to each fill."""
-    w = ibis.window(group_by="patient_id", order_by=["fill_day", "record_id"])
-    covered = f.mutate(
-        max_end=f.fill_end.max().over(ibis.cumulative_window(group_by="patient_id", order_by=["fill_day", "record_id"]))
-    )
-    covered = covered.mutate(prev_end=covered.max_end.lag().over(w))
+    order = ["fill_day", "record_id"]
+    before = ibis.window(group_by="patient_id", order_by=order, rows=(None, -1))  # the patient's earlier fills
+    covered = f.mutate(prev_end=f.fill_end.max().over(before))
     starts = covered.mutate(
         new=ibis.ifelse(covered.prev_end.isnull() | (covered.fill_day > covered.prev_end + gap_days), 1, 0)
     )
-    return starts.mutate(
-        episode=starts.new.sum().over(ibis.cumulative_window(group_by="patient_id", order_by=["fill_day", "record_id"]))
-    )
+    return starts.mutate(episode=starts.new.sum().over(ibis.cumulative_window(group_by="patient_id", order_by=order)))
 
 
 def long_term_opioid_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
     """long-term-opioid: an episode lasting longer than N days with at least F fills or D days supplied."""
-    opioids = f.filter(f.drug_class == "opioid")
+    opioids = f.filter(f.is_opioid)
     # An episode has at most the patient's fills and days supplied: patients below both minimums are skipped.
     totals = opioids.group_by("patient_id").aggregate(n=opioids.count(), supplied=opioids.days_supply.sum())
     candidates = totals.filter((totals.n >= s.ltot_min_fills) | (totals.supplied >= s.ltot_min_days_supply))
@@ -478,14 +524,9 @@ def thiopurine_lab_flags(f: ir.Table, labs: ir.Table, s: RuleSettings, cache: Ca
     followed by another before the course ends or the as-of day, whichever is first.
     """
     restart = max(p.interval_days for p in s.lab_phases)
-    tp = episodes(f.filter(f.drug_class == "thiopurine"), restart)
-    courses = tp.group_by("patient_id", "episode").aggregate(
-        start=tp.fill_day.min(),
-        end=tp.fill_end.max(),
-        evidence=tp.record_id.collect(),
-        prescribers=tp.prescriber_id.collect(),
-        pharmacies=tp.pharmacy_id.collect(),
-    )
+    thiopurine = f.filter(f.is_thiopurine)
+    tp = episodes(thiopurine.select("patient_id", "fill_day", "fill_end", "record_id"), restart)
+    courses = tp.group_by("patient_id", "episode").aggregate(start=tp.fill_day.min(), end=tp.fill_end.max())
     courses = courses.mutate(stop=ibis.least(courses.end, ibis.literal(s.as_of_day, "int64")))
     courses = cache(courses.filter(courses.stop > courses.start))
     tests = labs.filter(labs.measure.isin(list(s.lab_measures)))
@@ -516,18 +557,29 @@ def thiopurine_lab_flags(f: ir.Table, labs: ir.Table, s: RuleSettings, cache: Ca
         worst=(late.until - late.day - late.allowed).max(),
     )
     j = stats.join(courses, ["patient_id", "episode"])
-    per_patient = j.group_by("patient_id").aggregate(first_episode=j.episode.min())
-    chosen = j.join(per_patient, "patient_id").filter(lambda r: r.episode == r.first_episode)
+    j = j.mutate(first_episode=j.episode.min().over(ibis.window(group_by="patient_id")))
+    chosen = j.filter(j.episode == j.first_episode)
+    # The fills of a course are the patient's thiopurine fills from its start to its end (the next course starts
+    # more than `restart` days after every supply of this one has run out): only the flagged courses' are read.
+    ev = thiopurine.join(chosen.select("patient_id", "start", "end"), "patient_id").filter(
+        lambda r: (r.fill_day >= r.start) & (r.fill_day < r.end)
+    )
+    people = ev.group_by("patient_id").aggregate(
+        evidence=ev.record_id.collect().unique().sort(),
+        prescribers=ev.prescriber_id.collect().unique().sort(),
+        pharmacies=ev.pharmacy_id.collect().unique().sort(),
+    )
+    out = chosen.join(people, "patient_id")
     return _flag(
-        chosen,
+        out,
         "thiopurine-lab-overdue",
-        chosen.first_due,
-        chosen.last_until,
-        chosen.worst,
-        chosen.overdue_days,
-        chosen.evidence.unique().sort(),
-        chosen.prescribers.unique().sort(),
-        chosen.pharmacies.unique().sort(),
+        out.first_due,
+        out.last_until,
+        out.worst,
+        out.overdue_days,
+        out.evidence,
+        out.prescribers,
+        out.pharmacies,
     )
 
 
@@ -540,7 +592,7 @@ def all_flags(
     """
     out: list[tuple[str, Callable[[], ir.Table]]] = [
         ("daily MME", lambda: mme_flags(f, seg, s, cache)),
-        ("opioid + benzodiazepine", lambda: overlap_flags(f, seg, s, cache)),
+        ("opioid + benzodiazepine", lambda: overlap_flags(f, s, cache)),
         ("multiple providers", lambda: multiple_provider_flags(f, s, cache)),
         ("early refills", lambda: early_refill_flags(f, s)),
         ("long-term opioid therapy", lambda: long_term_opioid_flags(f, s, cache)),

@@ -87,7 +87,7 @@ def lab_series(kb: KnowledgeBase, observations: Iterable[Observation], now: date
     for obs in observations:
         if obs.value is None or (obs.effective is not None and obs.effective > now):
             continue
-        measure_id = next((kb.loinc_measures[c] for c in obs.loinc() if c in kb.loinc_measures), None)
+        measure_id = kb.measure_of(obs.concept)
         if measure_id is None:
             continue
         measure = kb.measures[measure_id]
@@ -98,7 +98,7 @@ def lab_series(kb: KnowledgeBase, observations: Iterable[Observation], now: date
         found.setdefault(measure_id, []).append(
             LabPoint(measure_id, round(obs.value.value * factor, 6), measure.unit, obs.effective, obs.id)
         )
-    return {m: tuple(sorted(p, key=lambda x: x.on or date.min)) for m, p in found.items()}
+    return {m: tuple(sorted(p, key=lambda x: x.on or date.min)) if len(p) > 1 else tuple(p) for m, p in found.items()}
 
 
 def crosses(rule: LabThreshold, value: float) -> bool:
@@ -131,6 +131,31 @@ def _fall(rule: TrendRule, points: tuple[LabPoint, ...], now: date, days: int) -
     return last
 
 
+MeasureRules = tuple[tuple[LabThreshold, ...], tuple[RelativeChangeRule, ...], tuple[TrendRule, ...]]
+
+
+def _rules_by_measure(index: PgxIndex) -> dict[str, MeasureRules]:
+    """The active threshold, change and trend rules of each measure, in file order (derived once per index)."""
+    found: dict[str, MeasureRules] | None = index.cache.get("labs.rules_by_measure")
+    if found is None:
+        data = index.data
+        measures = (
+            {r.measure for r in data.lab_thresholds}
+            | {r.measure for r in data.relative_changes}
+            | {r.measure for r in data.trends}
+        )
+        found = {
+            m: (
+                tuple(r for r in data.lab_thresholds if r.status == "active" and r.measure == m),
+                tuple(r for r in data.relative_changes if r.status == "active" and r.measure == m),
+                tuple(r for r in data.trends if r.status == "active" and r.measure == m),
+            )
+            for m in measures
+        }
+        index.cache["labs.rules_by_measure"] = found
+    return found
+
+
 def evaluate(
     index: PgxIndex,
     series: dict[str, tuple[LabPoint, ...]],
@@ -140,6 +165,7 @@ def evaluate(
 ) -> LabReport:
     """Judge the latest recent result of each monitored measure; find rises and falls."""
     data = index.data
+    by_measure = _rules_by_measure(index)
     findings: list[Finding] = []
     stale: list[str] = []
     for measure, points in series.items():
@@ -148,12 +174,16 @@ def evaluate(
             if measure in MONITORED:
                 stale.append(measure)
             continue
-        for rule in data.lab_thresholds:
+        rules = by_measure.get(measure)
+        if rules is None:
+            continue  # no rule judges this measure
+        thresholds, changes, trends = rules
+        for rule in thresholds:
             if rule.status == "active" and rule.measure == measure and crosses(rule, latest.value):
                 findings.append(
                     Finding(rule, measure, (latest,), rule.indicator, rule.action, rule.text, rule.management)
                 )
-        for change in data.relative_changes:
+        for change in changes:
             if change.status != "active" or change.measure != measure or latest.on is None:
                 continue
             window = [p for p in points if p.on is not None and (latest.on - p.on).days <= change.window_days]
@@ -172,7 +202,7 @@ def evaluate(
                             change.management,
                         )
                     )
-        for trend in data.trends:
+        for trend in trends:
             if trend.status != "active" or trend.measure != measure:
                 continue
             applied = trend.model_copy(update=trend_overrides) if trend_overrides else trend

@@ -45,6 +45,7 @@ GENOTYPE_LOINC = frozenset({"84413-4", "80738-8", "93193-1"})
 PHENOTYPE_LOINC = frozenset({"79713-4", "53040-2"})
 GENE_STUDIED_LOINC = "48018-6"
 HGNC_GENES = {"HGNC:12014": "TPMT", "HGNC:23063": "NUDT15"}
+_GENE_WORD = {gene: re.compile(rf"\b{gene}\b", re.IGNORECASE) for gene in GENES}  # compiled once
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ def _gene_of(observation: Observation) -> Gene | None:
     words = " ".join(
         [*observation.concept.all_text(), *(observation.value_concept.all_text() if observation.value_concept else ())]
     )
-    found = [g for g in GENES if re.search(rf"\b{g}\b", words, re.IGNORECASE)]
+    found = [g for g in GENES if _GENE_WORD[g].search(words)]
     return found[0] if len(found) == 1 else None
 
 
