@@ -12,7 +12,7 @@ import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -68,25 +68,9 @@ def _index() -> PgxIndex:
 
 
 def _drug(value: str) -> Drug:
-    from rxguard.therapy.thiopurine.knowledge import DRUGS
+    from rxguard.therapy.thiopurine.knowledge import drug_named
 
-    wanted = value.strip().lower()
-    aliases = {
-        "imuran": "azathioprine",
-        "aza": "azathioprine",
-        "6-mp": "mercaptopurine",
-        "6mp": "mercaptopurine",
-        "tioguanine": "thioguanine",
-        "6-tg": "thioguanine",
-    }
-    wanted = aliases.get(wanted, wanted)
-    if wanted not in DRUGS:
-        raise InputError("--drug", value, f"expected one of {', '.join(DRUGS)}")
-    return wanted
-
-
-def _listed(values: tuple[int, int] | None) -> list[int] | None:
-    return list(values) if values is not None else None
+    return drug_named(value)
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -178,34 +162,9 @@ def pgx_recommend(
     output_format: Annotated[PlainFormat, typer.Option("--format", "-f")] = PlainFormat.text,
 ) -> None:
     """CPIC's recommendation for a thiopurine and a TPMT/NUDT15 result (genotype or phenotype)."""
-    from rxguard.therapy.thiopurine.dosing import recommended_dose
-    from rxguard.therapy.thiopurine.phenotype import interpret
-    from rxguard.therapy.thiopurine.recommendation import recommend
+    from rxguard.therapy.thiopurine.dosing import advise_patient
 
-    index = _index()
-    name = _drug(drug)
-    sizes = _strengths(strengths)
-    t = interpret(index, "TPMT", tpmt) if tpmt else None
-    n = interpret(index, "NUDT15", nudt15) if nudt15 else None
-    advice = recommend(index, name, t.phenotype if t else "No Result", n.phenotype if n else "No Result", malignant)
-    dose = recommended_dose(advice, weight_kg, sizes)
-    out = {
-        "drug": name,
-        "phenotype": advice.phenotypes,
-        "diplotype": {g: r.diplotype for g, r in (("TPMT", t), ("NUDT15", n)) if r and r.diplotype},
-        "indicator": advice.indicator,
-        "start_dose_percent": _listed(advice.dose_percent()),
-        "recommended_mg_per_kg_day": list(dose.mg_per_kg_day) if dose else None,
-        "recommended_daily_dose_mg": list(dose.rounded_mg_per_day) if dose and dose.rounded_mg_per_day else None,
-        "consider_alternative": advice.advise_alternative,
-        "thrice_weekly": advice.thrice_weekly and malignant,
-        "steady_state_weeks": list(advice.steady_state_weeks) if advice.steady_state_weeks else None,
-        "tests": list(advice.tests),
-        "rule_id": advice.rule_id,
-        "guideline_version": advice.guideline_version,
-        "advice": advice.summary,
-        "notes": [*(t.notes if t else ()), *(n.notes if n else ())],
-    }
+    out = advise_patient(_index(), _drug(drug), tpmt, nudt15, malignant, weight_kg, _strengths(strengths)).as_dict()
     if output_format is PlainFormat.json:
         _write(json.dumps(out, indent=2, ensure_ascii=False))
         return
@@ -214,13 +173,13 @@ def pgx_recommend(
 
 
 def _strengths(text: str) -> list[float]:
+    from rxguard.therapy.thiopurine.dosing import checked_strengths
+
     try:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise InputError("--strengths", text, "expected mg values separated by commas, e.g. 25,50") from None
-    if not values or any(v <= 0 for v in values):
-        raise InputError("--strengths", text, "expected positive mg values, e.g. 25,50")
-    return values
+    return checked_strengths(values, text)
 
 
 # --- thiopurine -----------------------------------------------------------------------------------
@@ -250,28 +209,24 @@ def thiopurine_plan(
 ) -> None:
     """Titration in whole tablets and the blood-test calendar for one patient."""
     from rxguard.bootstrap import knowledge
-    from rxguard.checks.pgx import tablet_strengths
-    from rxguard.therapy.thiopurine.phenotype import interpret
-    from rxguard.therapy.thiopurine.plan import find_indication, make_plan, to_ics
+    from rxguard.therapy.thiopurine.plan import plan_for, to_ics
 
     index = _index()
     name = _drug(drug)
     first = _date(start, "--start")
     assert first is not None  # noqa: S101 - start is a required option
-    if weight_kg <= 0 or weight_kg > 400:
-        raise InputError("--weight-kg", weight_kg, "expected a body weight in kg (0-400)")
-    if months < 1 or months > 60:
-        raise InputError("--months", months, "expected 1-60")
-    kb = knowledge()
-    plan_rule = find_indication(index, name, indication, set(kb.conditions_in_text(indication)))
-    if plan_rule is None:
-        known = sorted({p.indication for p in index.data.indications if p.drug == name})
-        raise InputError("--indication", indication, f"no {name} plan for it; known: {', '.join(known)}")
-    sizes = _strengths(strengths) if strengths else tablet_strengths(kb, None, name)
-    t = interpret(index, "TPMT", tpmt) if tpmt else None
-    n = interpret(index, "NUDT15", nudt15) if nudt15 else None
-    plan = make_plan(
-        index, name, weight_kg, plan_rule, t, n, first, sizes, schedule.value if schedule else None, months
+    plan = plan_for(
+        index,
+        knowledge(),
+        name,
+        weight_kg,
+        indication,
+        first,
+        tpmt,
+        nudt15,
+        schedule.value if schedule else None,
+        months,
+        _strengths(strengths) if strengths else None,
     )
     if ics is not None:
         try:
@@ -279,34 +234,10 @@ def thiopurine_plan(
         except OSError as exc:
             raise InputError("--ics", str(ics), f"cannot be written: {exc.__class__.__name__}") from None
     if output_format is PlainFormat.json:
-        out: dict[str, Any] = {
-            "drug": name,
-            "weight_kg": weight_kg,
-            "indication": plan_rule.indication,
-            "schedule": plan.schedule.name,
-            "phenotype": plan.advice.phenotypes,
-            "start_dose_percent": _listed(plan.advice.dose_percent()),
-            "ceiling_mg_per_kg_day": plan.ceiling_mg_per_kg_day,
-            "tablet_strengths_mg": list(plan.strengths),
-            "steps": [
-                {
-                    "week": s.week,
-                    "date": s.on.isoformat(),
-                    "target_mg_per_kg_day": s.target_mg_per_kg_day,
-                    "mg_per_day": s.mg_per_day,
-                    "tablets": {f"{k:g}": v for k, v in (s.tablets or {}).items()},
-                    "text": s.text,
-                }
-                for s in plan.steps
-            ],
-            "calendar": [{"date": e.on.isoformat(), "kind": e.kind, "summary": e.summary} for e in plan.events],
-            "notes": list(plan.notes),
-            "sources": [c.source for c in plan_rule.sources] + [c.source for c in plan.schedule.sources],
-        }
-        _write(json.dumps(out, indent=2, ensure_ascii=False))
+        _write(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False))
         return
     stdout.print(
-        f"[bold]{name}[/bold] for {plan_rule.indication}, {weight_kg:g} kg, starting {first.isoformat()}",
+        f"[bold]{name}[/bold] for {plan.indication.indication}, {weight_kg:g} kg, starting {first.isoformat()}",
         highlight=False,
     )
     stdout.print(f"TPMT {plan.advice.tpmt}; NUDT15 {plan.advice.nudt15}", highlight=False)
@@ -349,14 +280,13 @@ def thiopurine_labs(
     from rxguard.bootstrap import knowledge
     from rxguard.checks.labs import unit_label
     from rxguard.cli import _read_json
-    from rxguard.therapy.thiopurine.labs import MONITORED, evaluate, lab_series
+    from rxguard.therapy.thiopurine.labs import MONITORED, interpret_labs
 
     kb = knowledge()
     index = _index()
     record = read_patient_record(kb, _read_json(file))
-    now = _date(as_of, "--as-of") or record.latest_date() or date.today()
-    series = lab_series(kb, record.observations, now)
-    report = evaluate(index, series, now)
+    labs = interpret_labs(kb, index, record, _date(as_of, "--as-of"), date.today())
+    now, report, metabolites = labs.as_of, labs.report, labs.metabolites
     if plot is not None:
         from rxguard.adapters.thiopurine_plot import draw_labs
 
@@ -366,33 +296,8 @@ def thiopurine_labs(
             raise InputError("--plot", str(plot), "needs matplotlib: pip install 'rxguard[plot]'") from None
         except OSError as exc:
             raise InputError("--plot", str(plot), f"cannot be written: {exc.__class__.__name__}") from None
-    metabolites = record.metabolites(index)
-    out = {
-        "as_of": now.isoformat(),
-        "verdict": report.verdict,
-        "latest": {
-            m: {"value": p[-1].value, "unit": p[-1].unit, "date": p[-1].on.isoformat() if p[-1].on else None}
-            for m, p in sorted(report.series.items())
-        },
-        "findings": [
-            {
-                "rule_id": f.rule.id,
-                "measure": f.measure,
-                "indicator": f.indicator,
-                "action": f.action,
-                "text": f.text,
-                "management": f.management,
-                "values": [p.value for p in f.points],
-            }
-            for f in report.findings
-        ],
-        "not_judged": [{"measure": r.measure, "value": p.value, "why": r.text} for r, p in report.unjudged],
-        "stale": list(report.stale),
-        "metabolites": metabolites,
-        "doses": [{"date": d.isoformat(), "mg_per_day": mg, "text": t} for d, mg, t in record.dose_timeline()],
-    }
     if output_format is PlainFormat.json:
-        _write(json.dumps(out, indent=2, ensure_ascii=False))
+        _write(json.dumps(labs.as_dict(), indent=2, ensure_ascii=False))
         return
     stdout.print(f"As of {now.isoformat()}: [bold]{report.verdict}[/bold]", highlight=False)
     table = Table(title="Latest results")
@@ -431,28 +336,11 @@ def thiopurine_metabolites(
     output_format: Annotated[PlainFormat, typer.Option("--format", "-f")] = PlainFormat.text,
 ) -> None:
     """Interpret thiopurine metabolite levels (BSG 2019 table)."""
-    from rxguard.therapy.thiopurine.metabolites import ACCEPTED_UNITS, interpret_metabolites
+    from rxguard.therapy.thiopurine.metabolites import read_metabolites
 
-    if unit not in ACCEPTED_UNITS:
-        raise InputError(
-            "--unit", unit, "the cut-offs are for pmol/8x10^8 RBC; other assay units are not interchangeable"
-        )
-    if tgn < 0 or mmp < 0:
-        raise InputError("--tgn/--mmp", f"{tgn}/{mmp}", "levels cannot be negative")
-    result = interpret_metabolites(_index(), tgn, mmp)
-    out = {
-        "tgn": tgn,
-        "mmp": mmp,
-        "ratio": result.ratio,
-        "tgn_band": result.tgn_band,
-        "mmp_band": result.mmp_band,
-        "interpretation": result.interpretation,
-        "action": result.action,
-        "rule_id": result.row.id if result.row else None,
-        "caveat": result.cutoffs.caveat,
-    }
+    result = read_metabolites(_index(), tgn, mmp, unit)
     if output_format is PlainFormat.json:
-        _write(json.dumps(out, indent=2, ensure_ascii=False))
+        _write(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
     stdout.print(
         f"TGN {tgn:g} ({result.tgn_band}), MMP {mmp:g} ({result.mmp_band}), MMP:TGN {result.ratio}", highlight=False

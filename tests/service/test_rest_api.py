@@ -110,6 +110,15 @@ def test_a_request_without_an_order_names_the_field(api: Api) -> None:
     assert problem["errors"][0]["pointer"] == "/context/draftOrders"
 
 
+def test_ids_that_are_not_strings_are_no_server_error(api: Api) -> None:
+    """Found by Schemathesis: a draft and a prefetched MedicationRequest whose `id` is a list."""
+    body = paracetamol_twice()
+    body["context"]["draftOrders"]["entry"][0]["resource"]["id"] = ["draft-cc"]
+    body["prefetch"]["medications"]["entry"][0]["resource"]["id"] = ["draft-cc"]
+    for path in ("/api/v1/screen", "/api/v1/screen/fhir"):
+        assert api.post(path, body).status_code == 200, path
+
+
 def test_bad_query_parameters_are_problems_naming_them(api: Api) -> None:
     for query, field in (("as_of=yesterday", "query.as_of"), ("jurisdiction=FR", "query.jurisdiction")):
         response = api.post(f"/api/v1/screen?{query}", paracetamol_twice())

@@ -82,6 +82,8 @@ def test_pgx_recommend_json() -> None:
     out = json.loads(run.stdout)
     assert out["start_dose_percent"] == [20, 50] and out["recommended_daily_dose_mg"] == [50, 100]
     assert rxguard("pgx", "recommend", "--drug", "warfarin").returncode == 2
+    untested = rxguard("pgx", "recommend", "--drug", "azathioprine")  # neither TPMT nor NUDT15: no CPIC row
+    assert untested.returncode == 2 and "--tpmt" in untested.stderr and "Traceback" not in untested.stderr
 
 
 def test_thiopurine_plan_writes_an_ics(tmp_path: Path) -> None:

@@ -137,3 +137,6 @@ def test_tablet_arithmetic() -> None:
     assert makeable_doses([25, 50], 100) == [25, 50, 75, 100]
     assert tablets_for(175, [25, 50]) == {50: 3, 25: 1}
     assert tablets_for(30, [25, 50]) is None
+    # a strength far below the dose cannot send the search through millions of tablet counts (8 a day at most)
+    assert tablets_for(1000, [0.000001, 1000]) == {1000: 1}
+    assert tablets_for(1000, [0.000001, 100]) is None

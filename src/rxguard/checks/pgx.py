@@ -11,7 +11,7 @@ from rxguard.checks.common import make_alert
 from rxguard.checks.context import ClinicalContext, Med
 from rxguard.domain.model import Alert, Indicator
 from rxguard.knowledge.base import KnowledgeBase
-from rxguard.therapy.thiopurine.dosing import recommended_dose
+from rxguard.therapy.thiopurine.dosing import catalog_tablet_strengths, recommended_dose
 from rxguard.therapy.thiopurine.knowledge import DRUGS, Drug, PgxIndex, TestRule, pgx_index
 from rxguard.therapy.thiopurine.phenotype import IND, NM, NONE, GeneResult, results_from_observations
 from rxguard.therapy.thiopurine.recommendation import Advice, phenotype_or_none, recommend
@@ -37,24 +37,7 @@ def is_malignant(ctx: ClinicalContext) -> bool:
 def tablet_strengths(kb: KnowledgeBase, med: Med | None, ingredient: str) -> list[float]:
     """Strengths (mg) of the catalog's tablets for this order: the ordered brand's, else the generics'."""
     product = kb.products.get(med.resolution.product_id) if med and med.resolution.product_id else None
-
-    def strengths(brand: str | None, any_brand: bool) -> list[float]:
-        values = set()
-        for p in kb.products.values():
-            if not p.catalog or p.dose_form != "tablet" or len(p.ingredients) != 1:
-                continue
-            pi = p.ingredients[0]
-            if pi.ingredient != ingredient or pi.strength is None or pi.strength.unit != "mg":
-                continue
-            if any_brand or p.brand == brand:
-                values.add(pi.strength.value)
-        return sorted(values)
-
-    if product is not None and product.brand:
-        found = strengths(product.brand, any_brand=False)
-        if found:
-            return found
-    return strengths(None, any_brand=False) or strengths(None, any_brand=True)
+    return catalog_tablet_strengths(kb, ingredient, product.brand if product is not None else None)
 
 
 def _test_rule(index: PgxIndex, test: str) -> TestRule:

@@ -93,6 +93,10 @@ def read_patient_record(kb: KnowledgeBase, data: Any) -> PatientRecord:
     working = copy.deepcopy(data)
     order_id: str | None = None
     if working.get("resourceType") == "Bundle":
+        if working.get("entry") is None:
+            working["entry"] = []
+        elif not isinstance(working["entry"], list):
+            raise InputError("entry", working["entry"], "a Bundle's entry must be a list")
         resources = _entries(working)
         requests = [r for r in resources if r.get("resourceType") == "MedicationRequest"]
         if requests:
@@ -101,7 +105,7 @@ def read_patient_record(kb: KnowledgeBase, data: Any) -> PatientRecord:
         if order_id is None:
             patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
             subject = f"Patient/{patient.get('id')}" if patient and patient.get("id") else "Patient/unknown"
-            working.setdefault("entry", []).append(
+            working["entry"].append(
                 {
                     "resource": {
                         "resourceType": "MedicationRequest",

@@ -200,12 +200,14 @@ def _collect(data: dict[str, Any]) -> _Collected:
         prefetch = data.get("prefetch")
         if prefetch is not None and not isinstance(prefetch, dict):
             raise InputError("prefetch", prefetch, "prefetch must be an object of key -> resource or Bundle")
-        drafts_by_id = {r.get("id"): r for r in collected.drafts}
+        # Ids are strings in FHIR: a draft or a prefetched resource whose id is not (a list, an object) matches none.
+        drafts_by_id = {r["id"]: r for r in collected.drafts if isinstance(r.get("id"), str)}
         for value in _dict(prefetch).values():
             for resource in _resources(value):
                 # The draft itself echoed in prefetch is skipped; a different medicine that reuses the draft's
                 # id (seen in the CDC opioid guide's examples) is a separate record and is kept.
-                draft = drafts_by_id.get(resource.get("id"))
+                ident = resource.get("id")
+                draft = drafts_by_id.get(ident) if isinstance(ident, str) else None
                 if (
                     resource.get("resourceType") == "MedicationRequest"
                     and draft is not None

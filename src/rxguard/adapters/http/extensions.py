@@ -13,7 +13,11 @@ import importlib
 
 from fastapi import APIRouter
 
-API_EXTENSION_MODULES: tuple[str, ...] = ("rxguard.adapters.http.therapy_routes", "rxguard.adapters.web.api")
+API_EXTENSION_MODULES: tuple[str, ...] = (
+    "rxguard.adapters.http.therapy_routes",
+    "rxguard.adapters.http.thiopurine_routes",
+    "rxguard.adapters.web.api",
+)
 
 
 def extension_routers() -> list[APIRouter]:

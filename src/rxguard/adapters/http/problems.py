@@ -8,6 +8,8 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from rxguard.errors import InputError
+
 PROBLEM_TYPES = "https://rxguard.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -75,6 +77,16 @@ def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
         message = str(err.get("msg", "invalid")) if isinstance(err, dict) else "invalid"
         out.append(FieldError(field=field_name(location), detail=message, pointer=_pointer(location)))
     return out
+
+
+def body_error(exc: InputError) -> InputError:
+    """A feature's InputError naming a command-line option (--weight-kg) renamed to the body field (weight_kg).
+
+    Routes that call the features' pure functions re-raise it, so the 422 names the field of their JSON body.
+    """
+    text = str(exc)
+    message = text.split(": ", 1)[1].rsplit(" (value:", 1)[0] if ": " in text else text
+    return InputError(exc.field.removeprefix("--").replace("-", "_"), exc.value, message)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -2,8 +2,8 @@
 
 Thin on purpose: validate the body, call `rxguard.therapy.overdose` / `rxguard.therapy.triage`, return what
 their `as_dict` gives (the same JSON as the `rxguard overdose ... --format json` and `rxguard triage` commands).
-The thiopurine plan has no pure function returning its document yet (the command assembles it), so it is
-not routed here: add it through `extensions.py` when it has one.
+The thiopurine routes (plan, recommendation, labs, metabolites) live beside this module in
+`thiopurine_routes.py`, also mounted through `extensions.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from rxguard.adapters.http.problems import body_error
 from rxguard.errors import InputError
 from rxguard.knowledge.base import KnowledgeBase
 
@@ -62,13 +63,6 @@ def _kb(request: Request) -> KnowledgeBase:
     return kb
 
 
-def _as_body_error(exc: InputError) -> InputError:
-    """The features name command-line options (--weight-kg); here the field is the body's (weight_kg)."""
-    text = str(exc)
-    message = text.split(": ", 1)[1].rsplit(" (value:", 1)[0] if ": " in text else text
-    return InputError(exc.field.removeprefix("--").replace("-", "_"), exc.value, message)
-
-
 @router.post("/overdose/paracetamol", summary="Paracetamol ingestion against the treatment nomogram")
 def paracetamol(body: ParacetamolIngestionBody, request: Request) -> dict[str, Any]:
     from rxguard.therapy.overdose import ParacetamolIngestion, assess_paracetamol
@@ -77,7 +71,7 @@ def paracetamol(body: ParacetamolIngestionBody, request: Request) -> dict[str, A
     try:
         return assess_paracetamol(_kb(request), ingestion).as_dict()
     except InputError as exc:
-        raise _as_body_error(exc) from None
+        raise body_error(exc) from None
 
 
 @router.post("/overdose", summary="An ingestion of any known drug against its labelled maxima")
@@ -90,7 +84,7 @@ def ingestion(body: IngestionBody, request: Request) -> dict[str, Any]:
     try:
         return assess_ingestion(kb, drug, **values).as_dict(kb)
     except InputError as exc:
-        raise _as_body_error(exc) from None
+        raise body_error(exc) from None
 
 
 @router.post("/triage", summary="Warning-sign triage: urgency and advice for symptoms on these medicines")
@@ -101,4 +95,4 @@ def triage(body: TriageBody, request: Request) -> dict[str, Any]:
     try:
         return grade(kb, body.drugs, body.symptoms).as_dict(kb)
     except InputError as exc:
-        raise _as_body_error(exc) from None
+        raise body_error(exc) from None

@@ -3,16 +3,63 @@
 A range is rounded inwards to doses the available tablet strengths make (sums of whole tablets): the top
 never goes above the range; the bottom goes up to the first makeable dose. When no makeable dose fits, the
 largest dose not above the range is offered; when even one tablet is too much, there is no rounded range.
+`advise_patient` puts CPIC's advice and that dose together for typed results: the document of
+`rxguard pgx recommend` and of `POST /api/v1/thiopurine/recommendation`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from rxguard.therapy.thiopurine.recommendation import Advice
+from rxguard.errors import InputError
+from rxguard.therapy.thiopurine.knowledge import Drug, PgxIndex
+from rxguard.therapy.thiopurine.phenotype import GeneResult, given_results
+from rxguard.therapy.thiopurine.recommendation import Advice, phenotype_or_none, recommend
+
+if TYPE_CHECKING:
+    from rxguard.knowledge.base import KnowledgeBase
 
 MAX_TABLETS_PER_DAY = 8
+MAX_WEIGHT_KG = 400
+
+
+def checked_weight(weight_kg: float, field: str = "--weight-kg") -> float:
+    """A body weight in kg (0-400], else an InputError naming `field`."""
+    if not math.isfinite(weight_kg) or weight_kg <= 0 or weight_kg > MAX_WEIGHT_KG:
+        raise InputError(field, weight_kg, f"expected a body weight in kg (0-{MAX_WEIGHT_KG})")
+    return weight_kg
+
+
+def checked_strengths(values: Sequence[float], shown: object, field: str = "--strengths") -> list[float]:
+    """Tablet strengths in mg: at least one, each a positive number (`shown` is the value as the user wrote it)."""
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise InputError(field, shown, "expected positive mg values, e.g. 25,50")
+    return list(values)
+
+
+def catalog_tablet_strengths(kb: KnowledgeBase, ingredient: str, brand: str | None = None) -> list[float]:
+    """Strengths (mg) of the catalog's single-ingredient tablets: the brand's, else the generics', else any."""
+
+    def strengths(wanted: str | None, any_brand: bool) -> list[float]:
+        values = set()
+        for p in kb.products.values():
+            if not p.catalog or p.dose_form != "tablet" or len(p.ingredients) != 1:
+                continue
+            pi = p.ingredients[0]
+            if pi.ingredient != ingredient or pi.strength is None or pi.strength.unit != "mg":
+                continue
+            if any_brand or p.brand == wanted:
+                values.add(pi.strength.value)
+        return sorted(values)
+
+    if brand:
+        found = strengths(brand, any_brand=False)
+        if found:
+            return found
+    return strengths(None, any_brand=False) or strengths(None, any_brand=True)
 
 
 def makeable_doses(strengths: Iterable[float], up_to: float, max_tablets: int = MAX_TABLETS_PER_DAY) -> list[float]:
@@ -49,7 +96,8 @@ def tablets_for(dose: float, strengths: Sequence[float]) -> dict[float, int] | N
         if i >= len(sizes) or sum(used.values()) >= MAX_TABLETS_PER_DAY:
             return
         size = sizes[i]
-        for count in range(int(remaining // size + 1e-9), -1, -1):
+        most = min(int(remaining // size + 1e-9), MAX_TABLETS_PER_DAY - sum(used.values()))  # bounds the search
+        for count in range(most, -1, -1):
             if count:
                 used[size] = count
             else:
@@ -94,3 +142,54 @@ def recommended_dose(advice: Advice, weight_kg: float | None, strengths: Sequenc
     elif rounded is not None and rounded[0] < mg[0] - 1e-9:
         note = f"no whole-tablet dose lies inside {mg[0]:g}-{mg[1]:g} mg/day: the largest below it is offered"
     return DoseRange(percent, per_kg, mg, rounded, note)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientAdvice:
+    """CPIC's advice for one patient's results, with the starting dose for their weight: `rxguard pgx recommend`."""
+
+    advice: Advice
+    tpmt: GeneResult | None
+    nudt15: GeneResult | None
+    dose: DoseRange | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """As `rxguard pgx recommend --format json` and `POST /api/v1/thiopurine/recommendation` give it."""
+        advice, dose = self.advice, self.dose
+        percent = advice.dose_percent()
+        results = (("TPMT", self.tpmt), ("NUDT15", self.nudt15))
+        return {
+            "drug": advice.drug,
+            "phenotype": advice.phenotypes,
+            "diplotype": {gene: r.diplotype for gene, r in results if r and r.diplotype},
+            "indicator": advice.indicator,
+            "start_dose_percent": list(percent) if percent is not None else None,
+            "recommended_mg_per_kg_day": list(dose.mg_per_kg_day) if dose else None,
+            "recommended_daily_dose_mg": list(dose.rounded_mg_per_day) if dose and dose.rounded_mg_per_day else None,
+            "consider_alternative": advice.advise_alternative,
+            "thrice_weekly": advice.thrice_weekly and advice.malignant,
+            "steady_state_weeks": list(advice.steady_state_weeks) if advice.steady_state_weeks else None,
+            "tests": list(advice.tests),
+            "rule_id": advice.rule_id,
+            "guideline_version": advice.guideline_version,
+            "advice": advice.summary,
+            "notes": [note for _, r in results if r for note in r.notes],
+        }
+
+
+def advise_patient(
+    index: PgxIndex,
+    drug: Drug,
+    tpmt: str | None,
+    nudt15: str | None,
+    malignant: bool = False,
+    weight_kg: float | None = None,
+    strengths: Sequence[float] = (25, 50),
+) -> PatientAdvice:
+    """Typed results (diplotype, rsID genotypes or phenotype) -> CPIC's advice and, with a weight, the dose."""
+    if weight_kg is not None:
+        checked_weight(weight_kg)
+    sizes = checked_strengths(strengths, ",".join(f"{s:g}" for s in strengths))
+    t, n = given_results(index, tpmt, nudt15)
+    advice = recommend(index, drug, phenotype_or_none(t), phenotype_or_none(n), malignant)
+    return PatientAdvice(advice, t, n, recommended_dose(advice, weight_kg, sizes))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from rxguard.errors import InputError
 from rxguard.knowledge.extensions import register
 from rxguard.knowledge.schema import Rule, Slug, Strict
 
@@ -23,6 +24,14 @@ Gene = Literal["TPMT", "NUDT15"]
 GENES: tuple[Gene, ...] = ("TPMT", "NUDT15")
 Drug = Literal["azathioprine", "mercaptopurine", "thioguanine"]
 DRUGS: tuple[Drug, ...] = ("azathioprine", "mercaptopurine", "thioguanine")
+DRUG_ALIASES: dict[str, Drug] = {
+    "imuran": "azathioprine",
+    "aza": "azathioprine",
+    "6-mp": "mercaptopurine",
+    "6mp": "mercaptopurine",
+    "tioguanine": "thioguanine",
+    "6-tg": "thioguanine",
+}
 Phenotype = Literal[
     "Normal Metabolizer",
     "Intermediate Metabolizer",
@@ -44,6 +53,16 @@ Change = Annotated[str, Field(pattern=r"^\d+:[ACGT]+>[ACGT]+$")]
 IndicatorName = Literal["info", "warning", "critical"]
 Range = tuple[float, float]
 ScheduleName = Literal["rheumatology", "gastroenterology", "label"]
+
+
+def drug_named(value: str, field: str = "--drug") -> Drug:
+    """'Imuran', '6-MP', 'azathioprine' -> the thiopurine; anything else is an InputError naming `field`."""
+    wanted = value.strip().lower()
+    wanted = DRUG_ALIASES.get(wanted, wanted)
+    for drug in DRUGS:
+        if drug == wanted:
+            return drug
+    raise InputError(field, value, f"expected one of {', '.join(DRUGS)}")
 
 
 # --- genes, phenotypes, recommendations (generated) ----------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from rxguard.domain.model import Observation
 from rxguard.knowledge.base import KnowledgeBase
@@ -227,6 +227,66 @@ def evaluate(
     )
     findings.sort(key=lambda f: (-INDICATOR_ORDER[f.indicator], f.measure))
     return LabReport(series, tuple(findings), unjudged, tuple(sorted(stale)), recent_days)
+
+
+class LabRecord(Protocol):
+    """What the labs interpretation reads from a patient's record (the FHIR adapter's `PatientRecord`)."""
+
+    @property
+    def observations(self) -> tuple[Observation, ...]: ...
+
+    def latest_date(self) -> date | None: ...
+
+    def metabolites(self, index: PgxIndex) -> list[dict[str, Any]]: ...
+
+    def dose_timeline(self) -> list[tuple[date, float | None, str]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LabsInterpretation:
+    """A record's blood results judged as of one day, its metabolites and its thiopurine dose timeline."""
+
+    as_of: date
+    report: LabReport
+    metabolites: tuple[dict[str, Any], ...]
+    doses: tuple[tuple[date, float | None, str], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """As `rxguard thiopurine labs --format json` and `POST /api/v1/thiopurine/labs` give it."""
+        report = self.report
+        return {
+            "as_of": self.as_of.isoformat(),
+            "verdict": report.verdict,
+            "latest": {
+                m: {"value": p[-1].value, "unit": p[-1].unit, "date": p[-1].on.isoformat() if p[-1].on else None}
+                for m, p in sorted(report.series.items())
+            },
+            "findings": [
+                {
+                    "rule_id": f.rule.id,
+                    "measure": f.measure,
+                    "indicator": f.indicator,
+                    "action": f.action,
+                    "text": f.text,
+                    "management": f.management,
+                    "values": [p.value for p in f.points],
+                }
+                for f in report.findings
+            ],
+            "not_judged": [{"measure": r.measure, "value": p.value, "why": r.text} for r, p in report.unjudged],
+            "stale": list(report.stale),
+            "metabolites": list(self.metabolites),
+            "doses": [{"date": d.isoformat(), "mg_per_day": mg, "text": t} for d, mg, t in self.doses],
+        }
+
+
+def interpret_labs(
+    kb: KnowledgeBase, index: PgxIndex, record: LabRecord, as_of: date | None, today: date
+) -> LabsInterpretation:
+    """Judge a record as of `as_of` (default: its latest result or order, else `today`)."""
+    now = as_of or record.latest_date() or today
+    report = evaluate(index, lab_series(kb, record.observations, now), now)
+    return LabsInterpretation(now, report, tuple(record.metabolites(index)), tuple(record.dose_timeline()))
 
 
 def days_ago(now: date, days: int) -> date:

@@ -6,11 +6,15 @@ the source table does not cover (high TGN with normal MMP) is said to be outside
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
+from rxguard.errors import InputError
 from rxguard.therapy.thiopurine.knowledge import MetaboliteCutoffs, MetaboliteInterpretation, PgxIndex
 
 ACCEPTED_UNITS = frozenset({"pmol/8x10^8 RBC", "pmol/8x10*8 RBC", "pmol/8x10^8 rbc", "pmol/8e8 RBC", "pmol/8x10e8 RBC"})
+DEFAULT_UNIT = "pmol/8x10^8 RBC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,20 @@ class MetaboliteResult:
     cutoffs: MetaboliteCutoffs
     interpretation: str
     action: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """As `rxguard thiopurine metabolites --format json` and `POST /api/v1/thiopurine/metabolites` give it."""
+        return {
+            "tgn": self.tgn,
+            "mmp": self.mmp,
+            "ratio": self.ratio,
+            "tgn_band": self.tgn_band,
+            "mmp_band": self.mmp_band,
+            "interpretation": self.interpretation,
+            "action": self.action,
+            "rule_id": self.row.id if self.row else None,
+            "caveat": self.cutoffs.caveat,
+        }
 
 
 def cutoffs(index: PgxIndex) -> MetaboliteCutoffs:
@@ -65,3 +83,15 @@ def interpret_metabolites(index: PgxIndex, tgn: float, mmp: float) -> Metabolite
         interpretation = f"TGN {tgn_band}, MMP {mmp_band}: a combination the source table does not cover"
         action = "Interpret with the specialist team (no rule in the table)."
     return MetaboliteResult(tgn, mmp, ratio, tgn_band, mmp_band, shunter_by_ratio, row, c, interpretation, action)
+
+
+def read_metabolites(index: PgxIndex, tgn: float, mmp: float, unit: str = DEFAULT_UNIT) -> MetaboliteResult:
+    """Levels as a user gives them: checked (an InputError names `--tgn`, `--mmp` or `--unit`), then interpreted."""
+    if unit not in ACCEPTED_UNITS:
+        raise InputError(
+            "--unit", unit, "the cut-offs are for pmol/8x10^8 RBC; other assay units are not interchangeable"
+        )
+    for name, value in (("--tgn", tgn), ("--mmp", mmp)):
+        if not math.isfinite(value) or value < 0:
+            raise InputError(name, value, "levels cannot be negative: expected 0 (undetectable) or more")
+    return interpret_metabolites(index, tgn, mmp)

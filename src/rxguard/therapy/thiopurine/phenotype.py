@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rxguard.domain.model import Concept, Observation
+from rxguard.errors import InputError
 from rxguard.therapy.thiopurine.knowledge import GENES, Gene, PgxIndex, Phenotype
 
 NM: Phenotype = "Normal Metabolizer"
@@ -147,6 +148,21 @@ def interpret(index: PgxIndex, gene: Gene, text: str) -> GeneResult:
     if phenotype is not None:
         return GeneResult(gene, phenotype, None, "phenotype")
     return GeneResult(gene, IND, None, "phenotype", (f"{gene} result {text!r} could not be read",))
+
+
+def given_results(index: PgxIndex, tpmt: str | None, nudt15: str | None) -> tuple[GeneResult | None, GeneResult | None]:
+    """The TPMT and NUDT15 results a user typed (None: not given); at least one is needed for CPIC's advice."""
+    if not tpmt and not nudt15:
+        raise InputError(
+            "--tpmt",
+            tpmt,
+            "no TPMT or NUDT15 result: CPIC's advice needs at least one (a diplotype, rsID genotypes or a "
+            "phenotype); test before starting",
+        )
+    return (
+        interpret(index, "TPMT", tpmt) if tpmt else None,
+        interpret(index, "NUDT15", nudt15) if nudt15 else None,
+    )
 
 
 def rsid_genotypes(text: str) -> list[tuple[str, str, str]]:

@@ -13,11 +13,25 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
-from rxguard.therapy.thiopurine.dosing import makeable_doses, tablets_for
+from rxguard.errors import InputError
+from rxguard.therapy.thiopurine.dosing import (
+    catalog_tablet_strengths,
+    checked_strengths,
+    checked_weight,
+    makeable_doses,
+    tablets_for,
+)
 from rxguard.therapy.thiopurine.knowledge import Drug, IndicationPlan, PgxIndex, Schedule
-from rxguard.therapy.thiopurine.phenotype import IM, PIM, GeneResult
+from rxguard.therapy.thiopurine.phenotype import IM, PIM, GeneResult, given_results
 from rxguard.therapy.thiopurine.recommendation import Advice, phenotype_or_none, recommend
+
+if TYPE_CHECKING:
+    from rxguard.knowledge.base import KnowledgeBase
+
+MAX_MONTHS = 60
+STARTS = (date(1900, 1, 1), date(2999, 12, 31))  # any real start; keeps every calendar date representable
 
 
 def add_months(day: date, months: int) -> date:
@@ -61,6 +75,34 @@ class Plan:
 
     def blood_tests(self) -> tuple[CalendarEvent, ...]:
         return tuple(e for e in self.events if e.kind == "blood-test")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as `rxguard thiopurine plan --format json` and `POST /api/v1/thiopurine/plan` give it."""
+        percent = self.advice.dose_percent()
+        return {
+            "drug": self.drug,
+            "weight_kg": self.weight_kg,
+            "indication": self.indication.indication,
+            "schedule": self.schedule.name,
+            "phenotype": self.advice.phenotypes,
+            "start_dose_percent": list(percent) if percent is not None else None,
+            "ceiling_mg_per_kg_day": self.ceiling_mg_per_kg_day,
+            "tablet_strengths_mg": list(self.strengths),
+            "steps": [
+                {
+                    "week": s.week,
+                    "date": s.on.isoformat(),
+                    "target_mg_per_kg_day": s.target_mg_per_kg_day,
+                    "mg_per_day": s.mg_per_day,
+                    "tablets": {f"{k:g}": v for k, v in (s.tablets or {}).items()},
+                    "text": s.text,
+                }
+                for s in self.steps
+            ],
+            "calendar": [{"date": e.on.isoformat(), "kind": e.kind, "summary": e.summary} for e in self.events],
+            "notes": list(self.notes),
+            "sources": [c.source for c in self.indication.sources] + [c.source for c in self.schedule.sources],
+        }
 
 
 def find_indication(
@@ -232,6 +274,41 @@ def make_plan(
         tuple(strengths),
         tuple(notes),
     )
+
+
+def plan_for(
+    index: PgxIndex,
+    kb: KnowledgeBase,
+    drug: Drug,
+    weight_kg: float,
+    indication: str,
+    start: date,
+    tpmt: str | None,
+    nudt15: str | None,
+    schedule: str | None = None,
+    months: int = 12,
+    strengths: Sequence[float] | None = None,
+) -> Plan:
+    """A plan from what a user types: the indication as an id, alias or free text, TPMT/NUDT15 results as
+    diplotypes, rsID genotypes or phenotypes, the catalog's tablet strengths unless given. Bad input is an
+    InputError naming the command's option (`--weight-kg`); the REST API renames it to the body field."""
+    checked_weight(weight_kg)
+    if not STARTS[0] <= start <= STARTS[1]:
+        raise InputError("--start", start.isoformat(), f"expected a date from {STARTS[0]} to {STARTS[1]}")
+    if months < 1 or months > MAX_MONTHS:
+        raise InputError("--months", months, f"expected 1-{MAX_MONTHS}")
+    if schedule is not None and schedule not in index.schedules:
+        raise InputError("--schedule", schedule, f"expected one of {', '.join(index.schedules)}")
+    plan_rule = find_indication(index, drug, indication, set(kb.conditions_in_text(indication)))
+    if plan_rule is None:
+        known = sorted({p.indication for p in index.data.indications if p.drug == drug})
+        raise InputError("--indication", indication, f"no {drug} plan for it; known: {', '.join(known)}")
+    if strengths is None:
+        sizes = catalog_tablet_strengths(kb, drug)
+    else:
+        sizes = checked_strengths(strengths, ",".join(f"{s:g}" for s in strengths))
+    t, n = given_results(index, tpmt, nudt15)
+    return make_plan(index, drug, weight_kg, plan_rule, t, n, start, sizes, schedule, months)
 
 
 # --- iCalendar ---------------------------------------------------------------------------------------
