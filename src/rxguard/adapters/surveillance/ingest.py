@@ -7,10 +7,11 @@ columns are ignored, a missing required column is an input error naming it.
 Every row read is either accepted (the views `fills_in` and `labs_in`, typed) or rejected (into the table
 `rejects`, with its line and every reason found). Validation is one vectorised SQL pass that writes only the
 rejected rows; the accepted rows are not copied: the views read the input again, once, when the rules
-materialise what they need. "Line" is the CSV record number counting the header as line 1 (the physical
-line when no field holds a line break), the row number (from 1) in a Parquet file, the line of the DSP segment
-in an ASAP file, the line of an NDJSON file. Dates become integer days since 1970-01-01 (`*_day` columns), so
-the rules do integer arithmetic that is the same on every engine.
+materialise what they need, and leave out the rejected lines (a join with them, not the checks again). "Line"
+is the CSV record number counting the header as line 1 (the physical line when no field holds a line break),
+the row number (from 1) in a Parquet file, the line of the DSP segment in an ASAP file, the line of an NDJSON
+file. Dates become integer days since 1970-01-01 (`*_day` columns), so the rules do integer arithmetic that is
+the same on every engine.
 """
 
 # ruff: noqa: S608  (SQL built from rxguard's own column and table names; file paths go through _sql_str)
@@ -132,15 +133,19 @@ def _number(col: str, found: dict[str, str], target: str) -> str:
     return f"TRY_CAST({_text(col, found)} AS {target})"
 
 
-NDC_SQL = """CASE
-  WHEN {v} IS NULL THEN NULL
-  WHEN regexp_full_match({v}, '[0-9]{{11}}') THEN {v}
-  WHEN regexp_full_match({v}, '[0-9]{{5}}-[0-9]{{4}}-[0-9]{{2}}') THEN replace({v}, '-', '')
-  WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{4}}-[0-9]{{2}}') THEN '0' || replace({v}, '-', '')
-  WHEN regexp_full_match({v}, '[0-9]{{5}}-[0-9]{{3}}-[0-9]{{2}}')
-    THEN left({v}, 5) || '0' || replace(substr({v}, 7), '-', '')
-  WHEN regexp_full_match({v}, '[0-9]{{5}}-[0-9]{{4}}-[0-9]')
-    THEN left({v}, 5) || substr({v}, 7, 4) || '0' || right({v}, 1)
+def _digits(shape: str) -> str:
+    """A GLOB pattern for groups of digits, "5-4-2": five digits, a hyphen, four digits, a hyphen, two digits.
+    (The same matches as a regular expression of [0-9] groups, ASCII digits only, and cheaper to test.)"""
+    return "'" + "-".join("[0-9]" * int(n) for n in shape.split("-")) + "'"
+
+
+NDC_SQL = f"""CASE
+  WHEN {{v}} IS NULL THEN NULL
+  WHEN {{v}} GLOB {_digits("11")} THEN {{v}}
+  WHEN {{v}} GLOB {_digits("5-4-2")} THEN replace({{v}}, '-', '')
+  WHEN {{v}} GLOB {_digits("4-4-2")} THEN '0' || replace({{v}}, '-', '')
+  WHEN {{v}} GLOB {_digits("5-3-2")} THEN left({{v}}, 5) || '0' || replace(substr({{v}}, 7), '-', '')
+  WHEN {{v}} GLOB {_digits("5-4-1")} THEN left({{v}}, 5) || substr({{v}}, 7, 4) || '0' || right({{v}}, 1)
   ELSE NULL END"""
 
 
@@ -203,24 +208,36 @@ def _stage_dispensing(con: duckdb.DuckDBPyConnection, relation: str, found: dict
             {t["ndc"]} AS raw_ndc, {t["rxnorm"]} AS raw_rxnorm, {t["fill_date"]} AS raw_fill_date,
             {t["quantity"]} AS raw_quantity, {t["days_supply"]} AS raw_days_supply, {t["rx_number"]} AS rx_number,
             {fill_date} AS fill_date_v, {quantity} AS quantity_v, {days} AS days_v, {refill} AS refill_v
-          FROM {relation}),
-        typed AS (SELECT *, {ndc} AS ndc_v, {rxnorm} AS rxnorm_v FROM raw)
-        SELECT *, {ok} AS ok FROM typed)"""
-    row = con.execute(
-        f"""INSERT INTO rejects SELECT {_sql_str(source)}, 'dispensing', line, {reason},
+          FROM {relation})
+        SELECT *, {ndc} AS ndc_v, {rxnorm} AS rxnorm_v FROM raw)"""
+    rejected = _reject(
+        con,
+        "rx_fills_rejected",
+        f"""SELECT line, {reason} AS reason,
           concat_ws('|', patient_id, prescriber_id, pharmacy_id, raw_fill_date, raw_ndc, raw_rxnorm, raw_quantity,
-            raw_days_supply, rx_number)
-        FROM {typed} WHERE NOT ok"""
-    ).fetchone()
+            raw_days_supply, rx_number) AS record
+        FROM (SELECT *, {ok} AS ok FROM {typed}) WHERE NOT ok""",
+        source,
+        "dispensing",
+    )
     con.execute(
         f"""CREATE OR REPLACE VIEW fills_in AS
         SELECT line, patient_id, prescriber_id, pharmacy_id,
           CAST(date_diff('day', {EPOCH}, fill_date_v) AS INTEGER) AS fill_day,
           ndc_v AS ndc, rxnorm_v AS rxnorm, quantity_v AS quantity, days_v AS days_supply,
           refill_v AS refill_number, rx_number
-        FROM {typed} WHERE ok"""
+        FROM {typed} ANTI JOIN rx_fills_rejected USING (line)"""
     )
-    return int(row[0]) if row else 0
+    return rejected
+
+
+def _reject(con: duckdb.DuckDBPyConnection, table: str, select: str, source: str, kind: str) -> int:
+    """Keep the rejected rows of one input (`select`: line, reason, record) in temp table `table` and add them to
+    `rejects`. The accepted rows are those whose line is not in `table` (an input's lines are unique): the views
+    of accepted rows leave them out by line instead of evaluating every check again. Returns the number rejected."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+    con.execute(f"INSERT INTO rejects SELECT {_sql_str(source)}, {_sql_str(kind)}, line, reason, record FROM {table}")
+    return _count(con, table)
 
 
 def _csv_relation(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> dict[str, str]:
@@ -365,23 +382,24 @@ def _stage_labs(con: duckdb.DuckDBPyConnection, relation: str, found: dict[str, 
             ("raw_value IS NOT NULL AND value_v IS NULL", f"{_quote('value', 'raw_value')} || ' is not a number'"),
         ]
     )
-    typed = f"""(WITH typed AS (
-          SELECT line, {t["patient_id"]} AS patient_id, {t["test_date"]} AS raw_date, {test_date} AS date_v,
+    typed = f"""(SELECT line, {t["patient_id"]} AS patient_id, {t["test_date"]} AS raw_date, {test_date} AS date_v,
             {t["loinc"]} AS loinc, {t["value"]} AS raw_value, {value} AS value_v, {t["unit"]} AS unit
-          FROM {relation})
-        SELECT *, {ok} AS ok FROM typed)"""
-    row = con.execute(
-        f"""INSERT INTO rejects SELECT {_sql_str(source)}, 'labs', line, {reason},
-          concat_ws('|', patient_id, raw_date, loinc, raw_value, unit)
-        FROM {typed} WHERE NOT ok"""
-    ).fetchone()
+          FROM {relation})"""
+    rejected = _reject(
+        con,
+        "rx_labs_rejected",
+        f"""SELECT line, {reason} AS reason, concat_ws('|', patient_id, raw_date, loinc, raw_value, unit) AS record
+        FROM (SELECT *, {ok} AS ok FROM {typed}) WHERE NOT ok""",
+        source,
+        "labs",
+    )
     con.execute(
         f"""CREATE OR REPLACE VIEW labs_in AS
         SELECT s.line, s.patient_id, CAST(date_diff('day', {EPOCH}, s.date_v) AS INTEGER) AS test_day, s.loinc,
           m.measure, s.value_v AS value, s.unit
-        FROM {typed} s LEFT JOIN rx_loinc m USING (loinc) WHERE s.ok"""
+        FROM {typed} s ANTI JOIN rx_labs_rejected USING (line) LEFT JOIN rx_loinc m USING (loinc)"""
     )
-    return int(row[0]) if row else 0
+    return rejected
 
 
 def _fhir_observations(path: Path) -> tuple[dict[str, list[Any]], list[tuple[int, str, str]]]:

@@ -321,7 +321,7 @@ def surveil(
         say(f"identifying drugs (NDC table: {ndc_table().version})", 0.2)
         with engine_tables(engine, raw, drugs, labs is not None, spark, work) as t:
             lap("engine setup")
-            fills = t.cache(r.prepare_fills(t.fills, t.drugs, settings.rules))
+            fills = r.prepare_fills(t.fills, t.drugs, settings.rules, t.cache)
             totals, last_day = _totals(fills)
             as_of = overrides.as_of or (
                 EPOCH + dt.timedelta(days=last_day) if last_day is not None else dt.date.today()

@@ -305,10 +305,21 @@ def _by_month(result: RunResult) -> tuple[list[str], dict[str, list[tuple[str, i
     flags = result.flags
     if not flags.num_rows:
         return [], {}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Counted by (flag, year * 100 + month) in Arrow: a report can list hundreds of thousands of flags.
+    first = flags.column("first_date")
+    month = pc.add(pc.multiply(pc.year(first), 100), pc.month(first))
+    counts = (
+        pa.table({"flag": flags.column("flag"), "month": month})
+        .group_by(["flag", "month"])
+        .aggregate([("month", "count")])
+    )
     counter: Counter[tuple[str, str]] = Counter()
-    for flag, first in zip(flags.column("flag").to_pylist(), flags.column("first_date").to_pylist(), strict=True):
-        if first is not None:
-            counter[(flag, first.strftime("%Y-%m"))] += 1
+    for flag, ym, n in zip(*(counts.column(c).to_pylist() for c in ("flag", "month", "month_count")), strict=True):
+        if ym is not None:
+            counter[(flag, f"{ym // 100:04d}-{ym % 100:02d}")] += n
     months_seen = sorted({m for _, m in counter})
     if not months_seen:
         return [], {}

@@ -83,36 +83,40 @@ class RuleSettings:
 # --- preparation -------------------------------------------------------------------------------------------
 
 
-def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings) -> ir.Table:
+def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
     """Accepted fills joined to the drug table, with milli-MME per day for opioid fills that have a factor.
 
     Each fill's class and subsets are worked out here once, as booleans (`is_opioid`, `is_benzodiazepine`,
     `is_thiopurine`, `is_controlled`: DEA schedule II-V, `in_mpe` and `in_early_refill`: the fills those rules
     look at), and its ingredient as a number (`ingredient_key`, None when the drug is not identified), so the
-    table the rules read again and again holds no repeated text but the patient, prescriber and pharmacy.
+    table the rules read again and again holds no repeated text but the patient, prescriber and pharmacy. The
+    classes are worked out on the drug table (one row per code), and the join brings only what the fills need.
+    `cache` materialises the table; `fill_end` (fill day + days supply) is added on top of it, cheaper to work out
+    when read than to store (`mme_end` is stored: a join condition on a computed column would keep the engine
+    from filtering the scan with the join's keys).
     """
     key = ibis.ifelse(fills.ndc.notnull(), fills.ndc, "rx:" + fills.rxnorm)
     f = fills.mutate(drug_key=key)
-    d = drugs.mutate(
+    controlled = drugs.dea_schedule.isin(list(CONTROLLED)).fill_null(False)
+    tiered = {"mme_tier": drugs.mme_tier} if s.tiers else {}
+    d = drugs.select(
         drug_key=ibis.ifelse(drugs.code_system == "ndc", drugs.code, "rx:" + drugs.code),
         ingredient_key=ibis.ifelse(
             drugs.ingredient.notnull(), ibis.dense_rank().over(order_by=drugs.ingredient), ibis.null("int64")
         ).cast("int64"),
-    ).select(
-        "drug_key",
-        "ingredient_key",
-        "ingredient",
-        "drug_class",
-        "dea_schedule",
-        "strength",
-        "uom",
-        "dose_form",
-        "mme_k",
-        "mme_rate",
-        "mme_tier",
-        "mme_days_per_unit",
+        d_opioid=(drugs.drug_class == "opioid").fill_null(False),
+        d_benzodiazepine=(drugs.drug_class == "benzodiazepine").fill_null(False),
+        d_thiopurine=(drugs.drug_class == "thiopurine").fill_null(False),
+        d_controlled=controlled,
+        d_mpe=_subset(drugs, controlled, s.mpe_ingredients),
+        d_early_refill=_subset(drugs, controlled, s.early_refill_ingredients) & drugs.ingredient.notnull(),
+        strength=drugs.strength,
+        mme_k=drugs.mme_k,
+        mme_rate=drugs.mme_rate,
+        mme_days_per_unit=drugs.mme_days_per_unit,
+        **tiered,
     )
-    j = f.left_join(d, "drug_key").drop("drug_key_right")
+    j = f.left_join(d, "drug_key")
     mme_days = ibis.ifelse(
         j.mme_days_per_unit.notnull(), (j.quantity * j.mme_days_per_unit + 0.5).floor(), j.days_supply.cast("int64")
     ).cast("int64")
@@ -127,40 +131,38 @@ def prepare_fills(fills: ir.Table, drugs: ir.Table, s: RuleSettings) -> ir.Table
             cases.append((cond, ibis.literal(band.factor, "float64")))
         k = ibis.coalesce(k, ibis.cases(*cases, else_=ibis.null("float64")))
     mme = ibis.coalesce(j.strength * j.mme_rate, per_day * k)
+    is_opioid = j.d_opioid.fill_null(False)
     # Each fill's MME/day rounded to 0.1 (as the point-of-sale check rounds each line), kept in thousandths.
     mme_milli = ibis.ifelse(
-        (j.drug_class == "opioid") & mme.notnull(),
-        (mme * 10 + 0.5).floor().cast("int64") * (MILLI // 10),
-        ibis.null("int64"),
+        is_opioid & mme.notnull(), (mme * 10 + 0.5).floor().cast("int64") * (MILLI // 10), ibis.null("int64")
     )
     day = j.fill_day.cast("int64")
-    supply = j.days_supply.cast("int64")
-    controlled = j.dea_schedule.isin(list(CONTROLLED)).fill_null(False)
-    return j.select(
+    stored = j.select(
         record_id=j.line.cast("int64"),
         patient_id=j.patient_id,
         prescriber_id=j.prescriber_id,
         pharmacy_id=j.pharmacy_id,
         fill_day=day,
-        days_supply=supply,
-        fill_end=day + supply,
+        days_supply=j.days_supply.cast("int64"),
         ingredient_key=j.ingredient_key,
-        is_opioid=(j.drug_class == "opioid").fill_null(False),
-        is_benzodiazepine=(j.drug_class == "benzodiazepine").fill_null(False),
-        is_thiopurine=(j.drug_class == "thiopurine").fill_null(False),
-        is_controlled=controlled,
-        in_mpe=_subset(j, controlled, s.mpe_ingredients),
-        in_early_refill=_subset(j, controlled, s.early_refill_ingredients) & j.ingredient.notnull(),
+        is_opioid=is_opioid,
+        is_benzodiazepine=j.d_benzodiazepine.fill_null(False),
+        is_thiopurine=j.d_thiopurine.fill_null(False),
+        is_controlled=j.d_controlled.fill_null(False),
+        in_mpe=j.d_mpe.fill_null(False),
+        in_early_refill=j.d_early_refill.fill_null(False),
         mme_milli=mme_milli,
         mme_end=day + mme_days,
     )
+    t = cache(stored)
+    return t.mutate(fill_end=t.fill_day + t.days_supply)
 
 
-def _subset(j: ir.Table, controlled: ir.BooleanValue, ingredients: frozenset[str] | None) -> ir.BooleanValue:
-    """The fills a rule looks at: those of the ingredients listed, or (no list) every controlled substance."""
+def _subset(d: ir.Table, controlled: ir.BooleanValue, ingredients: frozenset[str] | None) -> ir.BooleanValue:
+    """The drugs a rule looks at: those of the ingredients listed, or (no list) every controlled substance."""
     if ingredients is None:
         return controlled
-    return j.ingredient.isin(sorted(ingredients)).fill_null(False)
+    return d.ingredient.isin(sorted(ingredients)).fill_null(False)
 
 
 def _flag(
@@ -241,6 +243,9 @@ def mme_flags(f: ir.Table, seg: ir.Table, s: RuleSettings, cache: Cache = _keep)
     `seg` is mme_segments(f).
     """
     live = seg.filter(seg.next_day.notnull() & (seg.mme > 0))
+    # Only patients with a day at or above the caution level are flagged: the others' runs are left out first.
+    reached = live.filter(live.mme >= s.caution_milli).select("patient_id").distinct()
+    live = live.semi_join(reached, "patient_id")
     length = live.next_day - live.day
     stats = live.group_by("patient_id").aggregate(
         max_mme=live.mme.max(),
@@ -291,13 +296,10 @@ def overlap_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Tabl
     op = f.filter(f.is_opioid)
     bz = f.filter(f.is_benzodiazepine)
     cols = ("patient_id", "prescriber_id", "pharmacy_id", "record_id", "fill_day", "fill_end")
-    subset = cache(
-        ibis.union(
-            op.semi_join(bz.select("patient_id"), "patient_id").select(*cols, is_opioid=ibis.literal(1, "int64")),
-            bz.semi_join(op.select("patient_id"), "patient_id").select(*cols, is_opioid=ibis.literal(0, "int64")),
-            distinct=False,
-        )
-    )
+    # The patients with both (found from the patient column alone), then their opioid and benzodiazepine fills.
+    both = op.select("patient_id").semi_join(bz.select("patient_id"), "patient_id").distinct()
+    fills = f.filter(f.is_opioid | f.is_benzodiazepine).semi_join(both, "patient_id")
+    subset = cache(fills.select(*cols, is_opioid=ibis.ifelse(fills.is_opioid, 1, 0).cast("int64")))
     n_bz = 1 - subset.is_opioid
     events = ibis.union(
         subset.select("patient_id", day=subset.fill_day, n_op=subset.is_opioid, n_bz=n_bz),
@@ -350,20 +352,20 @@ def multiple_provider_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) 
 
     As the point-of-sale check counts it (checks/history.py): on day d, the fills from d - T to d inclusive.
     """
-    # Only patients with at least N prescribers and M pharmacies over the whole period can have an episode, and
-    # those have at least max(N, M) fills: a count (cheap) and then the distinct counts (on the few left) keep
-    # the windowed work to the candidates.
-    counts = f.filter(f.in_mpe).group_by("patient_id").aggregate(n=ibis._.count())
-    enough = counts.filter(counts.n >= max(s.mpe_prescribers, s.mpe_pharmacies)).select("patient_id")
+    # Only patients with at least N prescribers and M pharmacies over the whole period can have an episode: the
+    # distinct (patient, pharmacy) pairs (prescribers, when more of those are needed) are counted first, and
+    # the other distinct count is taken on the few patients left, so the windowed work is kept to the candidates.
     c = f.select("patient_id", "prescriber_id", "pharmacy_id", "fill_day", "record_id", "in_mpe")
     c = c.filter(c.in_mpe).drop("in_mpe")
-    some = c.semi_join(enough, "patient_id")
-    totals = some.group_by("patient_id").aggregate(
-        n_presc=some.prescriber_id.nunique(), n_pharm=some.pharmacy_id.nunique()
-    )
-    candidates = cache(
-        totals.filter((totals.n_presc >= s.mpe_prescribers) & (totals.n_pharm >= s.mpe_pharmacies)).select("patient_id")
-    )
+    need = {"prescriber_id": s.mpe_prescribers, "pharmacy_id": s.mpe_pharmacies}
+    first, second = "pharmacy_id", "prescriber_id"
+    if s.mpe_prescribers > s.mpe_pharmacies:
+        first, second = second, first
+    pairs = c.select("patient_id", first).distinct()
+    per_patient = pairs.group_by("patient_id").aggregate(n=pairs.count())
+    some = c.semi_join(per_patient.filter(per_patient.n >= need[first]).select("patient_id"), "patient_id")
+    totals = some.group_by("patient_id").aggregate(n=some[second].nunique())
+    candidates = cache(totals.filter(totals.n >= need[second]).select("patient_id"))
     c = cache(c.semi_join(candidates, "patient_id"))
     window = s.mpe_window_days + 1  # days d - T .. d
     events = ibis.union(
@@ -439,10 +441,12 @@ def early_refill_flags(f: ir.Table, s: RuleSettings) -> ir.Table:
         prev_records=early.prev_record.collect(),
     )
     flagged = stats.filter(stats.n_early >= s.early_refill_min)
-    # Prescribers and pharmacies of the early fills and of the fills they came too soon after (a record id is
-    # one input line: the fills are looked up by it alone, so the windowed table is not read twice).
-    involved = flagged.select(record_id=flagged.records.concat(flagged.prev_records).unnest())
-    who = f.select("patient_id", "record_id", "prescriber_id", "pharmacy_id").join(involved, "record_id")
+    # Prescribers and pharmacies of the early fills and of the fills they came too soon after (looked up by
+    # patient and record id, so the windowed table is not read twice and the lookup reads only those patients).
+    involved = flagged.select("patient_id", record_id=flagged.records.concat(flagged.prev_records).unnest())
+    who = f.select("patient_id", "record_id", "prescriber_id", "pharmacy_id").join(
+        involved, ["patient_id", "record_id"]
+    )
     people = who.group_by("patient_id").aggregate(
         evidence=who.record_id.collect().unique().sort(),
         prescribers=who.prescriber_id.collect().unique().sort(),
@@ -469,11 +473,38 @@ def episodes(f: ir.Table, gap_days: int) -> ir.Table:
     return starts.mutate(episode=starts.new.sum().over(ibis.cumulative_window(group_by="patient_id", order_by=order)))
 
 
+def episode_spans(f: ir.Table, gap_days: int) -> ir.Table:
+    """The episodes of `episodes` as spans, without numbering every fill: patient_id, episode, start (its first
+    fill day) and end (when its last supply runs out).
+
+    An episode starts at a fill that comes more than `gap_days` after every earlier supply has run out, so the
+    supplies before the next start are exactly those of the episode and earlier ones (which end before it
+    starts): its end is the latest end before the next start, or the latest of all for the last episode.
+    """
+    order = ["fill_day", "record_id"]
+    before = ibis.window(group_by="patient_id", order_by=order, rows=(None, -1))
+    whole = ibis.window(group_by="patient_id", order_by=order, rows=(None, None))
+    t = f.select(
+        "patient_id", "fill_day", prev_end=f.fill_end.max().over(before), last_end=f.fill_end.max().over(whole)
+    )
+    starts = t.filter(t.prev_end.isnull() | (t.fill_day > t.prev_end + gap_days))
+    w = ibis.window(group_by="patient_id", order_by="fill_day")  # one start a day at most
+    return starts.select(
+        "patient_id",
+        episode=ibis.row_number().over(w) + 1,
+        start=starts.fill_day,
+        end=starts.prev_end.lead().over(w).fill_null(starts.last_end),
+    )
+
+
 def long_term_opioid_flags(f: ir.Table, s: RuleSettings, cache: Cache = _keep) -> ir.Table:
     """long-term-opioid: an episode lasting longer than N days with at least F fills or D days supplied."""
     opioids = f.filter(f.is_opioid)
     # An episode has at most the patient's fills and days supplied: patients below both minimums are skipped.
-    totals = opioids.group_by("patient_id").aggregate(n=opioids.count(), supplied=opioids.days_supply.sum())
+    # (Counted from the two columns needed, not from `opioids`: a table read twice in one query may be copied.)
+    supplies = f.select("patient_id", "days_supply", "is_opioid")
+    supplies = supplies.filter(supplies.is_opioid)
+    totals = supplies.group_by("patient_id").aggregate(n=supplies.count(), supplied=supplies.days_supply.sum())
     candidates = totals.filter((totals.n >= s.ltot_min_fills) | (totals.supplied >= s.ltot_min_days_supply))
     op = episodes(opioids.semi_join(candidates.select("patient_id"), "patient_id"), s.ltot_gap_days)
     ep = op.group_by("patient_id", "episode").aggregate(
@@ -525,12 +556,12 @@ def thiopurine_lab_flags(f: ir.Table, labs: ir.Table, s: RuleSettings, cache: Ca
     """
     restart = max(p.interval_days for p in s.lab_phases)
     thiopurine = f.filter(f.is_thiopurine)
-    tp = episodes(thiopurine.select("patient_id", "fill_day", "fill_end", "record_id"), restart)
-    courses = tp.group_by("patient_id", "episode").aggregate(start=tp.fill_day.min(), end=tp.fill_end.max())
+    courses = episode_spans(thiopurine.select("patient_id", "fill_day", "fill_end", "record_id"), restart)
     courses = courses.mutate(stop=ibis.least(courses.end, ibis.literal(s.as_of_day, "int64")))
     courses = cache(courses.filter(courses.stop > courses.start))
     tests = labs.filter(labs.measure.isin(list(s.lab_measures)))
-    tests = tests.select("patient_id", day=tests.test_day.cast("int64")).distinct()
+    # Not made distinct: a second test on the same day is a gap of 0 days, never late (allowed >= 0).
+    tests = tests.select("patient_id", day=tests.test_day.cast("int64"))
     in_course = (
         courses.select("patient_id", "episode", "start", "stop")
         .join(tests, "patient_id")
