@@ -139,14 +139,26 @@ def test_the_product_schedule_wins_codeine_paracetamol_is_schedule_iii(kb: Knowl
     assert card is not None and card.facts["schedule"] == "III"
 
 
-# --- UK (rules recalled, confidence unverified) -------------------------------------------------------------
+# --- UK (the 28-day validity of Schedule 2 and 3 read in the regulations; the rest recalled, unverified) ----
 
 
 @pytest.mark.parametrize(("age_days", "flagged"), [(28, False), (29, True)])
 def test_uk_schedule_2_prescription_valid_for_28_days(kb: KnowledgeBase, age_days: int, flagged: bool) -> None:
+    """Misuse of Drugs Regulations 2001, regulation 16(1)(e): not supplied "later than twenty-eight days after"."""
     order = h.order(h.OXYCODONE_10, 1, "tablet", 4, quantity=28, days=7, authored=h.days_before(age_days))
     cards = pp(h.screen(kb, h.request(order), jurisdiction="UK", as_of=h.TODAY))
-    assert [c.rule_id for c in cards] == (["rx.uk.cd2-cd4.max-age"] if flagged else [])
+    assert [c.rule_id for c in cards] == (["rx.uk.cd2-cd3.max-age"] if flagged else [])
+    if flagged:
+        assert [(s.section.startswith("regulation 16(1)(e)"), s.confidence) for s in cards[0].sources] == [
+            (True, "primary")
+        ]
+
+
+@pytest.mark.parametrize(("age_days", "flagged"), [(28, False), (29, True)])
+def test_uk_schedule_4_validity_is_kept_apart_and_unverified(kb: KnowledgeBase, age_days: int, flagged: bool) -> None:
+    order = h.order(h.ALPRAZOLAM, 1, "tablet", 2, quantity=28, days=14, authored=h.days_before(age_days))
+    cards = pp(h.screen(kb, h.request(order), jurisdiction="UK", as_of=h.TODAY))
+    assert [c.rule_id for c in cards] == (["rx.uk.cd4.max-age"] if flagged else [])
     if flagged:
         assert "unverified" in cards[0].detail.lower()  # the card carries the evidence level
 
