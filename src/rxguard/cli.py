@@ -149,11 +149,19 @@ def serve(
         Path | None,
         typer.Option("--demo", help="Screen the demo requests in this folder first, and serve them on /demo."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes (default 1, or RXGUARD_WORKERS); more than one needs RXGUARD_FEEDBACK_DB, "
+            "the SQLite file they share for used JWT ids and alert memory.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the CDS Hooks services and the REST API (FastAPI under uvicorn) until interrupted."""
     from rxguard.adapters.http.serve import run
 
-    run(host=host, port=port, demo_dir=demo_dir, out=stdout)
+    run(host=host, port=port, demo_dir=demo_dir, out=stdout, workers=workers)
 
 
 @kb_app.command("check")

@@ -3,7 +3,8 @@
 Accepted only: an asymmetric signature (RSA, RSA-PSS, ECDSA, EdDSA; never `none` or HMAC) by a key from the
 JWK Set of an allow-listed issuer (`iss`), with `kid`; a `jku` header, when present, must be that issuer's
 configured JWKS URL; `aud` must be the URL of the endpoint called; `exp`, `iat` and `jti` are required,
-the token must be current and not live longer than the configured maximum, and a `jti` is accepted once.
+the token must be current and not live longer than the configured maximum, and a `jti` is accepted once
+(remembered in this process, or in a SQLite file that several worker processes share).
 Every failure is the same `Unauthorized` (the HTTP layer answers a bare 401). Tokens are never logged:
 only the reason, the issuer and the jti are.
 """
@@ -11,12 +12,14 @@ only the reason, the issuer and the jti are.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 import jwt
@@ -67,8 +70,15 @@ class Caller:
 ANONYMOUS = Caller(issuer="development-no-auth")
 
 
+class ReplayStore(Protocol):
+    """Where used `jti`s are remembered. `first_use` is True exactly once per (iss, jti) while `exp` is ahead;
+    a store that cannot answer refuses (returns False or raises `Unauthorized`), it never forgets."""
+
+    def first_use(self, iss: str, jti: str, exp: float, now: float) -> bool: ...
+
+
 class ReplayGuard:
-    """Remembers (iss, jti) until the token expires; a second use is refused.
+    """Remembers (iss, jti) in this process until the token expires; a second use is refused.
 
     Expired entries are dropped from the front of an insertion-ordered queue, a few per call, so memory stays
     bounded by the tokens still alive and no call pays for a full sweep.
@@ -96,6 +106,64 @@ class ReplayGuard:
             return True
 
 
+REPLAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jwt_replay (
+    iss TEXT NOT NULL, jti TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (iss, jti)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jwt_replay_by_expiry ON jwt_replay (expires);
+"""
+
+
+class SqliteReplayGuard:
+    """Remembers (iss, jti) in a SQLite file (WAL) that every worker process opens: a second use is refused
+    whichever worker sees it.
+
+    The check is one atomic statement: the insert of (iss, jti) fails on the primary key unless the row already
+    there has expired, in which case it is replaced. Other workers' writes are waited for (busy timeout), and
+    expired rows are deleted at most once per `purge_every_s`. A database error refuses the token (`Unauthorized`):
+    a store that cannot answer must not let a replay through. It does not store tokens, only iss, jti and expiry.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 5.0, purge_every_s: float = 60.0) -> None:
+        self.path = str(path)
+        self._purge_every = purge_every_s
+        self._next_purge = float("-inf")
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(REPLAY_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def purge(self, now: float) -> int:
+        """Delete the rows of tokens expired before `now`; how many were deleted."""
+        with self._lock:
+            return self._purge(now)
+
+    def _purge(self, now: float) -> int:
+        self._next_purge = now + self._purge_every
+        return self._db.execute("DELETE FROM jwt_replay WHERE expires < ?", (now,)).rowcount
+
+    def first_use(self, iss: str, jti: str, exp: float, now: float) -> bool:
+        try:
+            with self._lock:
+                if now >= self._next_purge:
+                    self._purge(now)
+                cursor = self._db.execute(
+                    "INSERT INTO jwt_replay (iss, jti, expires) VALUES (?, ?, ?) "
+                    "ON CONFLICT (iss, jti) DO UPDATE SET expires = excluded.expires WHERE jwt_replay.expires < ?",
+                    (iss, jti, exp, now),
+                )
+                return cursor.rowcount == 1
+        except sqlite3.Error as exc:
+            reason = f"{exc.__class__.__name__}: {exc}"
+            raise Unauthorized(f"replay store {self.path} unavailable ({reason}); refused jti {jti}") from None
+
+
 @dataclass
 class _CachedKeys:
     keys: dict[str, tuple[PyJWK, str | None]]
@@ -114,7 +182,7 @@ class JwtVerifier:
     jwks_refetch_s: float = 60.0
     transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], float] = time.time
-    replay: ReplayGuard = field(default_factory=ReplayGuard)
+    replay: ReplayStore = field(default_factory=ReplayGuard)
     _cache: dict[str, _CachedKeys] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -27,7 +27,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rxguard.adapters.cds_hooks.auth import ANONYMOUS, Caller, JwtVerifier, Unauthorized, log_rejection
+from rxguard.adapters.cds_hooks.auth import (
+    ANONYMOUS,
+    Caller,
+    JwtVerifier,
+    ReplayGuard,
+    ReplayStore,
+    Unauthorized,
+    log_rejection,
+)
 from rxguard.adapters.cds_hooks.cards import to_response
 from rxguard.adapters.cds_hooks.memory import AlertMemory
 from rxguard.adapters.cds_hooks.prefetch import FhirFetcher
@@ -313,8 +321,10 @@ def create_app(
     verifier: JwtVerifier | None = None,
     fhir_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] | None = None,
+    replay: ReplayStore | None = None,
 ) -> FastAPI:
-    """The ASGI application. `verifier` defaults to one built from the settings' trusted issuers."""
+    """The ASGI application. `verifier` defaults to one built from the settings' trusted issuers, remembering
+    used `jti`s in `replay` (default: in this process)."""
     policy = MemoryPolicy(settings.suppress_for, settings.select_sign_window, settings.feedback_window)
     fetcher = FhirFetcher(
         timeout_s=settings.fhir_timeout_s, allowed_servers=settings.fhir_servers, transport=fhir_transport
@@ -325,6 +335,7 @@ def create_app(
             {i.iss: i for i in settings.trusted_issuers},
             algorithms=settings.jwt_algorithms,
             max_lifetime_s=settings.jwt_max_lifetime_s,
+            replay=replay or ReplayGuard(),
         )
     base = settings.base_url
 

@@ -7,11 +7,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from rxguard.adapters.http.settings import DEV_NO_AUTH_VALUE, DEV_NO_AUTH_VARIABLE, ServiceSettings, settings_from_env
 from rxguard.errors import InputError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def _screen_demo(out: Console, folder: Path) -> None:
@@ -65,7 +69,8 @@ def banner(out: Console, settings: ServiceSettings) -> None:
     for label, url in lines:
         out.print(f"{label:<26} {url}", highlight=False, soft_wrap=True)
     memory = f"SQLite file {settings.feedback_db}" if settings.feedback_db else "in memory (lost on restart)"
-    out.print(f"Feedback and alert suppression: {memory}. Press Ctrl+C to stop.", highlight=False)
+    out.print(f"Feedback, alert suppression and used JWT ids: {memory}.", highlight=False)
+    out.print(f"{settings.workers} worker process(es). Press Ctrl+C to stop.", highlight=False)
 
 
 def settle_heap() -> None:
@@ -75,14 +80,47 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def run(host: str | None, port: int | None, demo_dir: Path | None, out: Console) -> None:
-    import uvicorn
+# The command line's overrides, handed to worker processes (which build their app from the environment).
+WORKER_OVERRIDES_VARIABLE = "_RXGUARD_SERVE_OVERRIDES"
 
+
+def worker_app() -> FastAPI:
+    """The app factory each uvicorn worker process calls: settings from the environment and the overrides."""
     from rxguard.bootstrap import service_app
 
-    settings = settings_from_env(host=host, port=port, demo_dir=str(demo_dir) if demo_dir else None)
+    overrides = json.loads(os.environ.get(WORKER_OVERRIDES_VARIABLE) or "{}")
+    app = service_app(settings_from_env(None, **overrides))
+    settle_heap()
+    return app
+
+
+def run(host: str | None, port: int | None, demo_dir: Path | None, out: Console, workers: int | None = None) -> None:
+    """Serve in this process, or with `workers` > 1 (checked against the shared store by the settings) in that
+    many uvicorn worker processes that each build the app and share the SQLite file RXGUARD_FEEDBACK_DB."""
+    import uvicorn
+
+    from rxguard.bootstrap import prepare_worker_stores, service_app
+
+    overrides = {"host": host, "port": port, "demo_dir": str(demo_dir) if demo_dir else None, "workers": workers}
+    settings = settings_from_env(None, **overrides)
     if demo_dir is not None:
         _screen_demo(out, demo_dir)
+    if settings.workers > 1:
+        prepare_worker_stores(settings)
+        os.environ[WORKER_OVERRIDES_VARIABLE] = json.dumps({k: v for k, v in overrides.items() if v is not None})
+        banner(out, settings)
+        out.file.flush()
+        sys.stdout.flush()
+        uvicorn.run(
+            f"{__name__}:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            server_header=False,
+        )
+        return
     app = service_app(settings)
     settle_heap()
     banner(out, settings)

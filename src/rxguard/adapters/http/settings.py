@@ -24,6 +24,7 @@ class ServiceSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # uvicorn worker processes; more than one needs feedback_db (the shared replay store)
     service_url: str | None = None  # public base URL; JWT `aud` is checked against it
     auth_disabled_for_development: bool = False
     trusted_issuers: tuple[TrustedIssuer, ...] = ()
@@ -72,6 +73,19 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
         raise ConfigError(f"{name}: must be a number (value: {raw!r})") from None
     if value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum:g} (value: {raw!r})")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: must be a whole number (value: {raw!r})") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum} (value: {raw!r})")
     return value
 
 
@@ -125,6 +139,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
     values: dict[str, Any] = {
         "host": env.get("RXGUARD_HOST") or DEFAULTS.host,
         "port": int(_number(env, "RXGUARD_PORT", DEFAULTS.port, 0)) if port_text else DEFAULTS.port,
+        "workers": _whole(env, "RXGUARD_WORKERS", DEFAULTS.workers, 1),
         "service_url": env.get("RXGUARD_SERVICE_URL") or None,
         "auth_disabled_for_development": dev == DEV_NO_AUTH_VALUE,
         "trusted_issuers": parse_issuers(env["RXGUARD_TRUSTED_ISSUERS"]) if env.get("RXGUARD_TRUSTED_ISSUERS") else (),
@@ -141,4 +156,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["service_url"] and not str(values["service_url"]).startswith(("http://", "https://")):
         raise ConfigError(f"RXGUARD_SERVICE_URL: must be an http(s) URL (value: {values['service_url']!r})")
+    if values["workers"] > 1 and not values["feedback_db"]:
+        # Each worker would keep its own jti replay store (and alert memory): a token refused by one would be
+        # accepted by another. Refuse to start rather than run that way.
+        option = "--workers" if overrides.get("workers") is not None else "RXGUARD_WORKERS"
+        raise ConfigError(
+            f"{option}: more than one worker needs a shared JWT replay store; set RXGUARD_FEEDBACK_DB to a SQLite "
+            f"file that every worker can open, or run one worker (value: {values['workers']})"
+        )
     return ServiceSettings(**values)
