@@ -155,12 +155,14 @@ def test_uk_schedule_2_prescription_valid_for_28_days(kb: KnowledgeBase, age_day
 
 
 @pytest.mark.parametrize(("age_days", "flagged"), [(28, False), (29, True)])
-def test_uk_schedule_4_validity_is_kept_apart_and_unverified(kb: KnowledgeBase, age_days: int, flagged: bool) -> None:
+def test_uk_schedule_4_validity_is_kept_apart_and_secondary(kb: KnowledgeBase, age_days: int, flagged: bool) -> None:
+    """Not in regulation 16(1) (which excludes Schedule 4): read only in a secondary source, and the card says so."""
     order = h.order(h.ALPRAZOLAM, 1, "tablet", 2, quantity=28, days=14, authored=h.days_before(age_days))
     cards = pp(h.screen(kb, h.request(order), jurisdiction="UK", as_of=h.TODAY))
     assert [c.rule_id for c in cards] == (["rx.uk.cd4.max-age"] if flagged else [])
     if flagged:
-        assert "unverified" in cards[0].detail.lower()  # the card carries the evidence level
+        assert "evidence level: secondary" in cards[0].detail.lower()  # the card carries the evidence level
+        assert sorted(s.confidence for s in cards[0].sources) == ["secondary", "unverified"]
 
 
 def test_uk_prescriptions_are_not_checked_for_a_dea_number(kb: KnowledgeBase) -> None:
