@@ -25,6 +25,8 @@ import httpx
 import jwt
 from jwt import PyJWK, PyJWKSet
 
+from rxguard.adapters.cds_hooks.memory import connect_shared
+
 log = logging.getLogger("rxguard.auth")
 
 ASYMMETRIC_ALGORITHMS = (
@@ -130,10 +132,7 @@ class SqliteReplayGuard:
         self._purge_every = purge_every_s
         self._next_purge = float("-inf")
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(REPLAY_SCHEMA)
+        self._db = connect_shared(self.path, REPLAY_SCHEMA, busy_timeout_s)
 
     def close(self) -> None:
         with self._lock:

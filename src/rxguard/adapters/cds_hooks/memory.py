@@ -164,16 +164,23 @@ def _dt(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
+def connect_shared(path: str, schema: str, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
+    """A connection to a SQLite file that several worker processes share: WAL (readers never block the writer),
+    autocommit, a busy timeout so a worker waits for another's write instead of failing; `schema` is applied."""
+    db = sqlite3.connect(path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(schema)
+    return db
+
+
 class SqliteAlertMemory:
     """One SQLite file (WAL); a single connection shared under a lock, which is enough for one process."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = connect_shared(self.path, SCHEMA)
 
     def close(self) -> None:
         with self._lock:
