@@ -182,3 +182,17 @@ def test_triage_route(api: Api) -> None:
     assert answer["matched_signs"] and answer["sources"]
     unknown = api.post("/api/v1/triage", {"drugs": ["Imuran"], "symptoms": ["purple elbows humming"]}).json()
     assert unknown["urgency"] == "unknown"
+
+
+def test_validation_errors_name_short_values_but_never_credentials() -> None:
+    from rxguard.adapters.http.problems import validation_errors
+
+    errors = validation_errors(
+        [
+            {"loc": ("body", "weight_kg"), "msg": "Input should be greater than 0", "input": -3, "type": "x"},
+            {"loc": ("body", "fhirAuthorization", "access_token"), "msg": "bad", "input": "s3cr3t", "type": "x"},
+            {"loc": ("body", "context"), "msg": "bad", "input": {"big": "object"}, "type": "x"},
+            {"loc": ("body", "hook"), "msg": "Field required", "input": {}, "type": "missing"},
+        ]
+    )
+    assert [e.detail for e in errors] == ["Input should be greater than 0 (value: -3)", "bad", "bad", "Field required"]

@@ -129,19 +129,21 @@ def test_plan_route_names_the_bad_field_and_its_value(api: Api, change: dict[str
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "value"),
     [
-        ({"weight_kg": 0}, "body.weight_kg"),
-        ({"weight_kg": 401}, "body.weight_kg"),
-        ({"start": "5 January"}, "body.start"),
-        ({"strengths": [25, -50]}, "body.strengths[1]"),
-        ({"schedule": "weekly"}, "body.schedule"),
-        ({"months": 61}, "body.months"),
-        ({"ics": "plan.ics"}, "body.ics"),  # strict body: unknown keys are refused
+        ({"weight_kg": 0}, "body.weight_kg", "0"),
+        ({"weight_kg": 401}, "body.weight_kg", "401"),
+        ({"start": "5 January"}, "body.start", '"5 January"'),
+        ({"strengths": [25, -50]}, "body.strengths[1]", "-50"),
+        ({"schedule": "weekly"}, "body.schedule", '"weekly"'),
+        ({"months": 61}, "body.months", "61"),
+        ({"ics": "plan.ics"}, "body.ics", '"plan.ics"'),  # strict body: unknown keys are refused
     ],
 )
-def test_plan_body_is_strict(api: Api, change: dict[str, Any], field: str) -> None:
-    assert field_errors(api.post("/api/v1/thiopurine/plan", {**RA_PLAN, **change})) == [field]
+def test_plan_body_is_strict(api: Api, change: dict[str, Any], field: str, value: str) -> None:
+    response = api.post("/api/v1/thiopurine/plan", {**RA_PLAN, **change})
+    assert field_errors(response) == [field]
+    assert response.json()["errors"][0]["detail"].endswith(f"(value: {value})")  # the field and the value
     assert field_errors(api.post("/api/v1/thiopurine/plan?format=pdf", RA_PLAN)) == ["query.format"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,12 +70,33 @@ def problem(
     )
 
 
+SECRET_FIELD_PARTS = ("authorization", "token", "password", "secret")
+SHOWN_VALUE_MAX = 80
+
+
+def shown_value(location: Sequence[Any], value: Any) -> str | None:
+    """The bad value, quoted for the message, when it is safe and short: a number, a boolean or a short text,
+    never under a field whose name suggests a credential (fhirAuthorization, access_token). Otherwise None."""
+    if any(part in str(p).lower() for p in location for part in SECRET_FIELD_PARTS):
+        return None
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    if isinstance(value, str) and len(value) <= SHOWN_VALUE_MAX:
+        return json.dumps(value, ensure_ascii=False)
+    return None
+
+
 def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
-    """FastAPI/pydantic validation errors as field errors, without echoing the input (it may hold tokens)."""
+    """FastAPI/pydantic validation errors as field errors; the value is named when `shown_value` allows (a
+    request may carry tokens, and a whole object is no help in a message)."""
     out = []
     for err in errors:
         location = tuple(err.get("loc", ())) if isinstance(err, dict) else ()
         message = str(err.get("msg", "invalid")) if isinstance(err, dict) else "invalid"
+        if isinstance(err, dict) and "input" in err and err.get("type") != "missing":
+            value = shown_value(location, err["input"])
+            if value is not None:
+                message += f" (value: {value})"
         out.append(FieldError(field=field_name(location), detail=message, pointer=_pointer(location)))
     return out
 
