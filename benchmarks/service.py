@@ -1,13 +1,14 @@
 """Service speed: CDS Hooks order-sign with a full prefetch of 10 active medicines, over loopback HTTP.
 
-The service runs in its own process (uvicorn, one worker, JWT verification ON with an out-of-band JWK Set,
-alert memory in memory); this process is the load generator. Every request carries a freshly signed ES384
-JWT (signed before the clock starts) and a different patient id. Two bounded runs:
+The service runs in its own process (uvicorn, one worker unless --workers, JWT verification ON with an
+out-of-band JWK Set, alert memory in memory); this process is the load generator. Every request carries a
+freshly signed ES384 JWT (signed before the clock starts) and a different patient id. Two bounded runs:
   1. open loop at a fixed rate (default 200 requests/s for 10 s): latency is measured from each request's
      scheduled start, so queueing delay counts (no coordinated omission);
   2. closed loop, a few concurrent clients for a few seconds: the most the service sustains.
 Prints p50, p90, p99 and max latency and the throughput. Target: p99 <= 20 ms at 200 requests/s.
-Run:  .venv/bin/python benchmarks/service.py [--rate 200] [--seconds 10] [--port 0]
+Run:  .venv/bin/python benchmarks/service.py [--rate 200] [--seconds 10] [--port 0] [--workers 1]
+(--workers N: N worker processes sharing used JWT ids in a SQLite file, as `rxguard serve --workers N`.)
 """
 
 from __future__ import annotations
@@ -67,18 +68,40 @@ def order_sign(patient: str) -> bytes:
     return json.dumps(body).encode()
 
 
-def serve(port: int, jwks: str) -> None:
-    """The server process: the real application, authentication on, default settings otherwise."""
+def serve(port: int, jwks: str, workers: int) -> None:
+    """The server process: the real application, authentication on, default settings otherwise.
+
+    With workers > 1, as `rxguard serve --workers N` runs it: N uvicorn worker processes building the app from
+    the environment, sharing used JWT ids (and the alert memory) in a SQLite file (RXGUARD_FEEDBACK_DB).
+    """
+    import tempfile
+
     import uvicorn
 
-    from rxguard.adapters.http.serve import settle_heap
+    from rxguard.adapters.http import serve as service
     from rxguard.adapters.http.settings import settings_from_env
-    from rxguard.bootstrap import service_app
+    from rxguard.bootstrap import prepare_worker_stores, service_app
 
-    env = {"RXGUARD_TRUSTED_ISSUERS": json.dumps({ISSUER: {"jwks": json.loads(jwks)}})}
-    settings = settings_from_env(env, host="127.0.0.1", port=port)
+    issuers = json.dumps({ISSUER: {"jwks": json.loads(jwks)}})
+    if workers > 1:
+        os.environ["RXGUARD_TRUSTED_ISSUERS"] = issuers
+        os.environ["RXGUARD_FEEDBACK_DB"] = str(Path(tempfile.mkdtemp(prefix="rxguard-bench-")) / "feedback.db")
+        overrides = {"host": "127.0.0.1", "port": port, "workers": workers}
+        prepare_worker_stores(settings_from_env(None, **overrides))
+        os.environ[service.WORKER_OVERRIDES_VARIABLE] = json.dumps(overrides)
+        uvicorn.run(
+            f"{service.__name__}:worker_app",
+            factory=True,
+            workers=workers,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    settings = settings_from_env({"RXGUARD_TRUSTED_ISSUERS": issuers}, host="127.0.0.1", port=port)
     app = service_app(settings)
-    settle_heap()  # as `rxguard serve` does
+    service.settle_heap()  # as `rxguard serve` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -102,13 +125,35 @@ def tokens(key: Any, base: str, n: int) -> list[str]:
     ]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to tell the service's cost from the machine's load."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (worker processes), from Linux /proc: the
+    service's own cost, told apart from the machine's load."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0.0
+    for member in tree:
+        fields = _stat(member)
+        if fields is None:
+            if member == pid:
+                return float("nan")
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -182,11 +227,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes (as serve --workers)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--jwks", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve), args.jwks)
+        serve(int(args.serve), args.jwks, args.workers)
         return
 
     key = ec.generate_private_key(ec.SECP384R1())
@@ -194,7 +240,16 @@ def main() -> None:
     port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603 (this script, with arguments it made)
-        [sys.executable, __file__, "--serve", str(port), "--jwks", json.dumps({"keys": [jwk]})],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(port),
+            "--jwks",
+            json.dumps({"keys": [jwk]}),
+            "--workers",
+            str(args.workers),
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -219,7 +274,8 @@ def main() -> None:
         meds = len(sample["prefetch"]["medications"]["entry"])
         print(
             f"rxguard service benchmark: order-sign, 1 draft order + {meds} active medicines, full prefetch "
-            f"({len(bodies[0])} bytes), JWT ES384 verified on every call, loopback, {os.cpu_count()} cpu(s), "
+            f"({len(bodies[0])} bytes), JWT ES384 verified on every call, {args.workers} worker(s), loopback, "
+            f"{os.cpu_count()} cpu(s), "
             f"Python {sys.version.split()[0]}"
         )
         lat, elapsed, errors = asyncio.run(open_loop(base, bodies[:warm], auth[:warm], min(args.rate, 100)))

@@ -180,3 +180,18 @@ def test_sqlite_memory_survives_a_restart(make_api: MakeApi, tmp_path: Any) -> N
     override(first_run, card["uuid"])
     second_run = make_api(SqliteAlertMemory(path))
     assert interaction(second_run.post(SIGN, copy.deepcopy(request())).json()["cards"]) is None
+
+
+def test_a_patients_shown_cards_are_found_by_index_not_by_scanning_every_patient(tmp_path: Any) -> None:
+    """Card uuids recur across patients on the same medicines: looking up one patient's cards must not read
+    every patient's rows for those cards (that made each request slower as the table grew)."""
+    from datetime import UTC, datetime
+
+    memory = SqliteAlertMemory(tmp_path / "memory.db")
+    statements: list[str] = []
+    memory._db.set_trace_callback(statements.append)
+    memory.shown(["card-a", "card-b"], datetime(2026, 1, 1, tzinfo=UTC), PatientKey("t", "p1", "aud"), "order-select")
+    memory._db.set_trace_callback(None)
+    (lookup,) = [s for s in statements if s.startswith("SELECT")]
+    plan = " ".join(str(row[-1]) for row in memory._db.execute("EXPLAIN QUERY PLAN " + lookup).fetchall())
+    assert "USING INDEX shown_card_by_patient (tenant=? AND patient=? AND audience=? AND card=?" in plan, plan

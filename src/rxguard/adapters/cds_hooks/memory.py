@@ -142,6 +142,7 @@ CREATE TABLE IF NOT EXISTS shown_card (
     card TEXT NOT NULL, hook TEXT NOT NULL, orders TEXT NOT NULL, at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS shown_card_by_card ON shown_card (card, at);
+CREATE INDEX IF NOT EXISTS shown_card_by_patient ON shown_card (tenant, patient, audience, card, at);
 CREATE TABLE IF NOT EXISTS feedback (
     service TEXT NOT NULL, card TEXT NOT NULL, outcome TEXT NOT NULL,
     outcome_at REAL NOT NULL, received_at REAL NOT NULL,
