@@ -91,7 +91,7 @@ def screen(
     ] = None,
 ) -> None:
     """Screen the order(s) in FILE against the patient's profile and print the alerts."""
-    from rxguard.adapters.cds_hooks.cards import to_response
+    from rxguard.adapters.cds_hooks.cards import card_subject, to_response
     from rxguard.adapters.cds_hooks.suggestions import draft_orders
     from rxguard.adapters.fhir.request import parse_request
     from rxguard.adapters.terminal import print_result
@@ -106,9 +106,11 @@ def screen(
     if output_format is OutputFormat.cds_hooks:
         for warning in result.warnings:
             stderr.print(f"[yellow]input warning:[/yellow] {warning}")
-        sys.stdout.write(json.dumps(to_response(result, draft_orders(data)), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(to_response(result, draft_orders(data), card_subject(data)), indent=2, ensure_ascii=False) + "\n"
+        )
     elif output_format is OutputFormat.json:
-        response = to_response(result, draft_orders(data))
+        response = to_response(result, draft_orders(data), card_subject(data))
         out = {
             "kb_version": result.kb_version,
             "as_of": request.now.isoformat(),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rxguard.adapters.cds_hooks.cards import to_response
+from rxguard.adapters.cds_hooks.cards import card_subject, to_response
 from rxguard.adapters.cds_hooks.prefetch import PREFETCH
 from rxguard.adapters.cds_hooks.suggestions import draft_orders
 from rxguard.adapters.fhir.request import parse_request
@@ -29,7 +29,9 @@ needs_reference = pytest.mark.skipif(
 
 def cli_cards(screener: Screener, body: dict[str, Any]) -> list[dict[str, Any]]:
     """What `rxguard screen --format cds-hooks` prints for the same request."""
-    cards: list[dict[str, Any]] = to_response(screener.screen(parse_request(body)), draft_orders(body))["cards"]
+    cards: list[dict[str, Any]] = to_response(
+        screener.screen(parse_request(body)), draft_orders(body), card_subject(body)
+    )["cards"]
     return cards
 
 

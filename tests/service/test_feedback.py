@@ -195,3 +195,16 @@ def test_a_patients_shown_cards_are_found_by_index_not_by_scanning_every_patient
     (lookup,) = [s for s in statements if s.startswith("SELECT")]
     plan = " ".join(str(row[-1]) for row in memory._db.execute("EXPLAIN QUERY PLAN " + lookup).fetchall())
     assert "USING INDEX shown_card_by_patient (tenant=? AND patient=? AND audience=? AND card=?" in plan, plan
+
+
+def test_an_override_for_one_patient_never_quiets_another_patients_identical_alert(api: Api) -> None:
+    """EHRs may reuse draft-order ids across patients: two patients on the same medicines, with the same resource
+    ids, get the same alert. The card uuid (all that feedback carries) must still tell them apart, or one
+    clinician's override would silence the alert for the other patient."""
+    first = interaction(api.post(SIGN, request(patient="p1")).json()["cards"])
+    other = interaction(api.post(SIGN, request(patient="p2")).json()["cards"])
+    assert first is not None and other is not None
+    assert first["uuid"] != other["uuid"]
+    assert override(api, first["uuid"]).json() == {"recorded": 1, "suppressed": 1}
+    assert interaction(api.post(SIGN, request(patient="p2")).json()["cards"]) is not None
+    assert interaction(api.post(SIGN, request(patient="p1")).json()["cards"]) is None

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rxguard.adapters.cds_hooks import suggestions as interactive
+from rxguard.adapters.cds_hooks.prefetch import patient_id
 from rxguard.checks.common import REASON_CODES, TOPIC_SYSTEM
 from rxguard.checks.context import ClinicalContext
 from rxguard.domain.model import Alert
@@ -28,14 +29,32 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def card_uuid(alert: Alert) -> str:
-    """Stable for the same rule, medicines and facts, so feedback and suppression can refer to it."""
-    return _card_uuid(alert, _jsonable(alert.facts))
+def card_uuid(alert: Alert, subject: str | None = None) -> str:
+    """Stable for the same rule, medicines and facts (and `subject`), so feedback and suppression can refer to it.
+
+    `subject` names whose alert it is (card_subject: the context's patient id; the service's alert memory adds
+    the tenant itself): feedback
+    carries only the card's uuid, and resource ids may recur across patients, so without it one patient's
+    override could be taken for another's identical alert.
+    """
+    return _card_uuid(alert, _jsonable(alert.facts), subject)
 
 
-def _card_uuid(alert: Alert, facts: Any) -> str:
+def card_subject(request: Any) -> str | None:
+    """Whose alerts a request's cards are, for card_uuid: the CDS Hooks context's patientId (None otherwise).
+
+    The service, the REST API and `rxguard screen` all derive it from the request itself, so the same request
+    gives the same card uuids everywhere."""
+    context = request.get("context") if isinstance(request, dict) else None
+    return patient_id(context) if isinstance(context, dict) else None
+
+
+def _card_uuid(alert: Alert, facts: Any, subject: str | None = None) -> str:
     """card_uuid() with the alert's facts already made JSON-able (the card needs them too)."""
-    basis = json.dumps([alert.rule_id, sorted(alert.medications), facts], sort_keys=True, default=str)
+    parts: list[Any] = [alert.rule_id, sorted(alert.medications), facts]
+    if subject is not None:
+        parts.append(subject)
+    basis = json.dumps(parts, sort_keys=True, default=str)
     return str(uuid.uuid5(CARD_NAMESPACE, basis))
 
 
@@ -54,11 +73,13 @@ def to_card(
     kb_version: str,
     ctx: ClinicalContext | None = None,
     orders: Mapping[str, Mapping[str, Any]] | None = None,
+    subject: str | None = None,
 ) -> dict[str, Any]:
-    """The card; `ctx` and the raw draft `orders` (by id) let suggestions rewrite the order as sent."""
+    """The card; `ctx` and the raw draft `orders` (by id) let suggestions rewrite the order as sent; `subject`
+    scopes its uuid to one patient (see card_uuid)."""
     reason = REASON_CODES.get(alert.code)
     facts = _jsonable(alert.facts)  # once: for the uuid and for the card
-    uid = _card_uuid(alert, facts)
+    uid = _card_uuid(alert, facts, subject)
     return {
         "uuid": uid,
         "summary": alert.summary,
@@ -87,8 +108,10 @@ def to_card(
     }
 
 
-def to_response(result: ScreeningResult, orders: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    return {"cards": [to_card(a, result.kb_version, result.context, orders) for a in result.alerts]}
+def to_response(
+    result: ScreeningResult, orders: Mapping[str, Mapping[str, Any]] | None = None, subject: str | None = None
+) -> dict[str, Any]:
+    return {"cards": [to_card(a, result.kb_version, result.context, orders, subject) for a in result.alerts]}
 
 
 def card_outline(card: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rxguard.adapters.cds_hooks.auth import Caller
-from rxguard.adapters.cds_hooks.cards import to_response
+from rxguard.adapters.cds_hooks.cards import card_subject, to_response
 from rxguard.adapters.cds_hooks.memory import AlertMemory, FeedbackRecord, PatientKey, ShownCard
 from rxguard.adapters.cds_hooks.prefetch import TEMPLATES, FhirFetcher, PrefetchUnavailable, missing_keys, patient_id
 from rxguard.adapters.cds_hooks.suggestions import draft_orders
@@ -203,8 +203,9 @@ class CdsHooksService:
                 400, operation_outcome("invalid", str(exc), expression=[exc.field.removeprefix("--")])
             ) from None
         result = self.screener.screen(request)
-        response = to_response(result, draft_orders(body))
         pid = patient_id(context)
+        # Card uuids are scoped to the patient: feedback names only the uuid (see card_uuid).
+        response = to_response(result, draft_orders(body), card_subject(body))
         if pid is None:
             return response
         return self._filter_and_remember(service, caller, pid, response, {o.id for o in request.orders}, now)

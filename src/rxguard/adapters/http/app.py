@@ -36,7 +36,7 @@ from rxguard.adapters.cds_hooks.auth import (
     Unauthorized,
     log_rejection,
 )
-from rxguard.adapters.cds_hooks.cards import to_response
+from rxguard.adapters.cds_hooks.cards import card_subject, to_response
 from rxguard.adapters.cds_hooks.memory import AlertMemory
 from rxguard.adapters.cds_hooks.prefetch import FhirFetcher
 from rxguard.adapters.cds_hooks.service import BY_ID, CdsError, CdsHooksService, MemoryPolicy, operation_outcome
@@ -531,7 +531,7 @@ def create_app(
                 "jurisdiction": result.context.config.jurisdiction,
                 "orders": [o.id for o in result.request.orders],
                 "warnings": list(result.warnings),
-                "cards": to_response(result, draft_orders(body))["cards"],
+                "cards": to_response(result, draft_orders(body), card_subject(body))["cards"],
             }
         )
 
