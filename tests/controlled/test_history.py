@@ -190,7 +190,56 @@ def test_an_immediate_release_opioid_is_not_flagged(kb: KnowledgeBase) -> None:
 )
 def test_opioid_exposure_in_the_7_day_look_back(kb: KnowledgeBase, days_ago: int, supply: int, naive: bool) -> None:
     data = h.request(fentanyl_order(), fills=[h.fill(h.OXYCODONE_5, days_ago, supply)])
-    assert bool(h.alerts(h.screen(kb, data), "DC")) is naive
+    naive_cards = [a for a in h.alerts(h.screen(kb, data), "DC") if a.facts["condition"] == "opioid-naive"]
+    assert bool(naive_cards) is naive
+
+
+# The labels' tolerance doses (at least a week of 30 mg/day oxycodone, 8 mg/day hydromorphone, 25 ug/h
+# fentanyl, ...): taking some opioid is not enough for a tolerant-only product.
+
+
+@pytest.mark.parametrize(
+    ("supply", "share"),
+    [
+        (5, None),  # 30 tablets of 5 mg over 5 days = 30 mg/day: the oxycodone tolerance dose, tolerant
+        (4, None),  # 37.5 mg/day
+        (6, 0.83),  # 25 mg/day: below
+        (14, 0.36),  # 10.7 mg/day
+    ],
+)
+def test_a_tolerant_only_product_needs_the_labels_tolerance_dose(
+    kb: KnowledgeBase, supply: int, share: float | None
+) -> None:
+    data = h.request(fentanyl_order(), fills=[h.fill(h.OXYCODONE_5, 3, supply, quantity=30)])
+    cards = h.alerts(h.screen(kb, data), "DC")
+    if share is None:
+        assert cards == []
+        return
+    (card,) = cards
+    assert card.indicator is Indicator.WARNING  # not naive (that is critical), but tolerance is not shown
+    assert card.facts["condition"] == "opioid-tolerance-not-shown" and card.facts["tolerance_share"] == share
+    assert card.facts["not_worked_out"] == []
+
+
+def test_tolerance_doses_of_several_opioids_add_up(kb: KnowledgeBase) -> None:
+    """15 mg/day oxycodone (half of 30) with 4 mg/day hydromorphone (half of 8): together tolerant."""
+    hydromorphone = {"text": "hydromorphone hydrochloride 2 mg oral tablet"}
+    meds = [h.drug(h.OXYCODONE_5, 1, "tablet", 3), h.drug(hydromorphone, 1, "tablet", 2)]
+    assert h.alerts(h.screen(kb, h.request(fentanyl_order(), meds=meds)), "DC") == []
+    (card,) = h.alerts(h.screen(kb, h.request(fentanyl_order(), meds=meds[:1])), "DC")
+    assert card.facts["tolerance_share"] == 0.5
+
+
+def test_an_opioid_without_a_tolerance_dose_cannot_show_tolerance(kb: KnowledgeBase) -> None:
+    tramadol = {"text": "tramadol hydrochloride 50 mg oral tablet"}
+    (card,) = h.alerts(h.screen(kb, h.request(fentanyl_order(), meds=[h.drug(tramadol, 2, "tablet", 4)])), "DC")
+    assert card.indicator is Indicator.WARNING
+    assert card.facts["not_worked_out"] == ["tramadol: no tolerance dose in the knowledge base"]
+
+
+def test_a_long_acting_opioid_that_is_not_tolerant_only_needs_only_exposure(kb: KnowledgeBase) -> None:
+    data = h.request(h.order(h.OXYCODONE_ER_10, 1, "tablet", 2), fills=[h.fill(h.OXYCODONE_5, 3, 14, quantity=30)])
+    assert h.alerts(h.screen(kb, data), "DC") == []
 
 
 def test_a_current_opioid_prescription_means_not_naive(kb: KnowledgeBase) -> None:

@@ -254,6 +254,107 @@ def _tolerant_only(ctx: ClinicalContext, order: Med, rule: c.HistoryRule) -> boo
     return transdermal and any(i in members for i in order.ingredients())
 
 
+def daily_opioid_amounts(
+    current: list[Med], exposure: list[Fill], opioids: frozenset[str] | set[str]
+) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """What the patient took a day of each opioid in the look-back, as (ingredient, "mg" or "ug/h") -> amount:
+    the largest of the current prescriptions' doses and the dispensed supplies (quantity x strength / days
+    supply). Also what could not be worked out, said plainly."""
+    amounts: dict[tuple[str, str], float] = {}
+    unknown: list[str] = []
+
+    def keep(key: tuple[str, str], value: float) -> None:
+        amounts[key] = max(amounts.get(key, 0.0), value)
+
+    for med in current:
+        for ingredient in (i for i in med.ingredients() if i in opioids):
+            if ingredient in med.rate_ug_h:
+                keep((ingredient, "ug/h"), med.rate_ug_h[ingredient])
+            elif ingredient in med.daily_mg:
+                keep((ingredient, "mg"), med.daily_mg[ingredient])
+            else:
+                unknown.append(f"{med.name}: no daily dose")
+    for fill in exposure:
+        quantity = fill.dispense.quantity.value if fill.dispense.quantity is not None else None
+        for ingredient in (i for i in fill.resolution.ids if i in opioids):
+            if ingredient in fill.resolution.unit_rate_ug_h:
+                keep((ingredient, "ug/h"), fill.resolution.unit_rate_ug_h[ingredient])
+            elif ingredient in fill.resolution.unit_mg and quantity and fill.days_supply:
+                keep((ingredient, "mg"), fill.resolution.unit_mg[ingredient] * quantity / fill.days_supply)
+            else:
+                unknown.append(f"{fill.name} (dispensed {fill.start.isoformat()}): no quantity, strength or supply")
+    return amounts, unknown
+
+
+def tolerance_share(amounts: dict[tuple[str, str], float], doses: list[c.ToleranceDose]) -> tuple[float, list[str]]:
+    """The sum of each ingredient's share of its tolerance dose (1 or more: opioid-tolerant), and the ingredients
+    that have no tolerance dose to compare with."""
+    by_key = {(d.ingredient, d.unit): d.daily for d in doses}
+    share = 0.0
+    missing = []
+    for key, amount in amounts.items():
+        if key in by_key:
+            share += amount / by_key[key]
+        else:
+            missing.append(key[0])
+    return share, missing
+
+
+def _below_tolerance(
+    ctx: ClinicalContext,
+    order: Med,
+    rule: c.HistoryRule,
+    current: list[Med],
+    exposure: list[Fill],
+    opioids: frozenset[str],
+) -> Alert | None:
+    """A tolerant-only product for a patient whose opioids in the look-back were below the labels' tolerance
+    doses, or whose doses cannot be worked out: not opioid-naive, and not shown to be tolerant either."""
+    amounts, unknown = daily_opioid_amounts(current, exposure, opioids)
+    share, missing = tolerance_share(amounts, rule.tolerance_doses)
+    if share >= 1:
+        return None
+    cfg = settings(ctx)
+    taken = ", ".join(
+        f"{ingredient} {amount:.3g} {'mg/day' if unit == 'mg' else 'ug/h'}"
+        for (ingredient, unit), amount in sorted(amounts.items())
+    )
+    gaps = [*unknown, *(f"{i}: no tolerance dose in the knowledge base" for i in sorted(set(missing)))]
+    thresholds = ", ".join(
+        f"{d.ingredient} {d.daily:g} {'mg/day' if d.unit == 'mg' else 'ug/h'}" for d in rule.tolerance_doses
+    )
+    why = (
+        f"{order.name} is for opioid-tolerant patients only. Opioids in the {cfg.opioid_naive_days} days before "
+        f"{ctx.now.isoformat()}: {taken or 'doses unknown'}, {share:.0%} of the labels' tolerance doses "
+        f"(at least one week of {thresholds}, or an equianalgesic dose)."
+    )
+    if gaps:
+        why += " Could not be worked out: " + "; ".join(gaps) + "."
+    why += (
+        " (The tolerance doses were read in a secondary source quoting the labels; adding up the shares of several"
+        " opioids is rxguard's reading of 'equianalgesic', not the labels' words.)"
+    )
+    return make_alert(
+        ctx,
+        "DC",
+        INDICATORS[rule.tolerance_indicator or rule.indicator],
+        f"Opioid tolerance not shown for a tolerant-only product: {order.name}",
+        why,
+        rule.management,
+        [order],
+        rule,
+        {
+            "condition": "opioid-tolerance-not-shown",
+            "ingredients": [i for i in order.ingredients() if i in opioids],
+            "opioid_tolerant_only": True,
+            "tolerance_share": round(share, 2),
+            "daily_opioids": {f"{i} ({u})": round(a, 2) for (i, u), a in sorted(amounts.items())},
+            "not_worked_out": gaps,
+            "lookback_days": cfg.opioid_naive_days,
+        },
+    )
+
+
 def check_opioid_naive(ctx: ClinicalContext, history: tuple[Fill, ...] | None = None) -> list[Alert]:
     rule = knowledge(ctx.kb).history_rules.get("opioid-naive")
     if rule is None or rule.drugs is None:
@@ -274,7 +375,16 @@ def check_opioid_naive(ctx: ClinicalContext, history: tuple[Fill, ...] | None = 
     current = [m for m in ctx.comeds if m.id not in drafts and set(m.ingredients()) & opioids]
     current += [m for m, _ in ctx.renewals if set(m.ingredients()) & opioids]
     if exposure or current:
-        return []
+        if not rule.tolerance_doses:
+            return []
+        checked = [
+            _below_tolerance(ctx, order, rule, current, exposure, opioids)
+            for order in ctx.orders
+            if set(order.ingredients()) & opioids
+            and _long_acting(ctx, order, rule)
+            and _tolerant_only(ctx, order, rule)
+        ]
+        return [a for a in checked if a is not None]
     alerts = []
     for order in ctx.orders:
         if not set(order.ingredients()) & opioids:

@@ -166,6 +166,14 @@ class MmeFile(Strict):
 # --- dispensing history ------------------------------------------------------------------------------------
 
 
+class ToleranceDose(Strict):
+    """A label's opioid-tolerance dose: at least this much a day of one ingredient (mg/day, or ug/h for patches)."""
+
+    ingredient: Slug
+    daily: float = Field(gt=0, description="mg per day, or the patch's rate in ug/h")
+    unit: Literal["mg", "ug/h"]
+
+
 class HistoryRule(Rule):
     """A red flag read from the dispensing history; its numbers are defaults a site may configure."""
 
@@ -185,6 +193,13 @@ class HistoryRule(Rule):
     )
     tolerant_only: DrugSet | None = Field(
         default=None, description="opioid-naive: ingredients whose products by these routes are tolerant-only"
+    )
+    tolerance_doses: list[ToleranceDose] = Field(
+        default_factory=list,
+        description="opioid-naive: the doses that make a patient opioid-tolerant (for tolerant-only products)",
+    )
+    tolerance_indicator: IndicatorName | None = Field(
+        default=None, description="opioid-naive: indicator when opioids were taken but below the tolerance doses"
     )
     text: str
     management: str
@@ -215,6 +230,12 @@ class HistoryFile(Strict):
             for name, drugs in (("drugs", rule.drugs), ("tolerant_only", rule.tolerant_only)):
                 if drugs is not None:
                     problems.extend(_drug_refs(kb, drugs, f"{HISTORY_FILE}: entry {rule.id!r}: field {name}"))
+            for i, dose in enumerate(rule.tolerance_doses):
+                if dose.ingredient not in kb.ingredients:
+                    problems.append(
+                        f"{HISTORY_FILE}: entry {rule.id!r}: field tolerance_doses[{i}].ingredient: "
+                        f"unknown ingredient {dose.ingredient!r}"
+                    )
         kinds = [r.kind for r in self.history_rules if r.status == "active"]
         for kind in set(kinds):
             if kinds.count(kind) > 1:
