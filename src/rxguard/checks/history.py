@@ -254,6 +254,9 @@ def _tolerant_only(ctx: ClinicalContext, order: Med, rule: c.HistoryRule) -> boo
     return transdermal and any(i in members for i in order.ingredients())
 
 
+DAILY_UNIT = {"mg": "mg/day", "ug/h": "ug/h"}  # how a daily opioid amount is written, by its unit
+
+
 def daily_opioid_amounts(
     current: list[Med], exposure: list[Fill], opioids: frozenset[str] | set[str]
 ) -> tuple[dict[tuple[str, str], float], list[str]]:
@@ -316,13 +319,10 @@ def _below_tolerance(
         return None
     cfg = settings(ctx)
     taken = ", ".join(
-        f"{ingredient} {amount:.3g} {'mg/day' if unit == 'mg' else 'ug/h'}"
-        for (ingredient, unit), amount in sorted(amounts.items())
+        f"{ingredient} {amount:.3g} {DAILY_UNIT[unit]}" for (ingredient, unit), amount in sorted(amounts.items())
     )
     gaps = [*unknown, *(f"{i}: no tolerance dose in the knowledge base" for i in sorted(set(missing)))]
-    thresholds = ", ".join(
-        f"{d.ingredient} {d.daily:g} {'mg/day' if d.unit == 'mg' else 'ug/h'}" for d in rule.tolerance_doses
-    )
+    thresholds = ", ".join(f"{d.ingredient} {d.daily:g} {DAILY_UNIT[d.unit]}" for d in rule.tolerance_doses)
     why = (
         f"{order.name} is for opioid-tolerant patients only. Opioids in the {cfg.opioid_naive_days} days before "
         f"{ctx.now.isoformat()}: {taken or 'doses unknown'}, {share:.0%} of the labels' tolerance doses "
